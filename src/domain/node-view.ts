@@ -1,0 +1,43 @@
+import type { ClusterSnapshot, MemberRole, PgState, Tags } from './cluster.js';
+import type { PgStatus } from './pg-status.js';
+
+/**
+ * What the HA loop last knew, published after every cycle for the REST API, metrics and the
+ * state file. Readers never call etcd or PostgreSQL on the request path; they combine this view
+ * with the current monotonic time to decide health (a stale view reads as unhealthy).
+ */
+export interface NodeView {
+  name: string;
+  scope: string;
+  /** pgwarden version string advertised as `patroni.version`. */
+  version: string;
+  /** PostgreSQL state as in member data. */
+  state: PgState;
+  /** Role as in member data (`primary`, `replica`, `uninitialized`, ...). */
+  role: MemberRole;
+  /** Last probe of the local server, or null before the first one. */
+  pg: PgStatus | null;
+  /** Last successful cluster read, or null when never read / older than ttl. */
+  cluster: ClusterSnapshot | null;
+  /** Wall-clock epoch seconds of the last successful cluster read (0 = never). */
+  dcsLastSeenEpoch: number;
+  /**
+   * Monotonic ms until which this node holds the leader key for sure (the send time of the last
+   * confirmed renewal + ttl − safety margin); null when not leader.
+   */
+  leaderUntil: number | null;
+  /** Monotonic ms at which the last HA cycle finished. */
+  lastCycleAt: number;
+  /** Reason sentence of the last cycle. */
+  reason: string;
+  /** Effective tags (falsy built-in tags dropped). */
+  tags: Tags;
+  paused: boolean;
+  ttlSeconds: number;
+  loopWaitSeconds: number;
+  /** Last known cluster leader WAL position (`status.optime`). */
+  clusterOptime: number | null;
+  pendingRestart: boolean;
+  /** Long action in progress (`bootstrap`, `basebackup`, `rewind`, `restart`, ...), or null. */
+  action: string | null;
+}
