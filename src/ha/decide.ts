@@ -1,0 +1,237 @@
+import { clusterTimeline, findMember, type ClusterSnapshot, type Member } from '../domain/cluster.js';
+import { slotNameFor } from '../postgres/port.js';
+import { runsAsPrimary, runsAsReplica, seconds, stoppedFormerPrimary } from './facts.js';
+import { decideWithoutLeader } from './race.js';
+import type { Action, Decision, Memory, Observation } from './types.js';
+import { cloneSource, memberUpstream, streamSource } from './upstream.js';
+
+/**
+ * The HA decision: a pure function of what the loop observed and what it remembers. No await,
+ * no clock, no I/O — the shell (`src/loop/`) gathers the observation and runs the actions.
+ * Every return carries one reason sentence that is logged and shown by the REST API.
+ */
+export function decide(obs: Observation, memory: Memory): Decision {
+  const mem = obs.pg.running ? { ...memory, crashedSince: null } : memory;
+  if (!obs.dcs.ok) return decideWithoutDcs(obs, mem, obs.dcs.error);
+
+  const cluster = obs.dcs.cluster;
+  const leaderName = cluster.leader?.name ?? null;
+  const remembered: Memory = leaderName
+    ? { ...mem, lastMembers: cluster.members.map((m) => ({ name: m.name, apiUrl: m.data.api_url })) }
+    : mem;
+
+  const sysid = obs.pg.systemIdentifier;
+  if (cluster.initialize && sysid && cluster.initialize !== sysid) {
+    return {
+      actions: [{ type: 'fatal', message: `data directory belongs to system ${sysid}, but the cluster in etcd is ${cluster.initialize}; refusing to run on it` }],
+      reason: 'refusing to run: the data directory belongs to another cluster',
+      memory: remembered,
+    };
+  }
+
+  if (obs.task) return decideDuringTask(obs, cluster, remembered);
+  if (!obs.pg.running && !obs.pg.dataDirInitialized && !obs.pg.postmasterAlive) {
+    return decideWithEmptyDataDir(obs, cluster, remembered);
+  }
+  if (leaderName === null) return decideWithoutLeader(obs, cluster, remembered);
+  if (leaderName === obs.self.name) return decideAsLeader(obs, cluster, remembered);
+  const leader = findMember(cluster, leaderName);
+  if (!leader) {
+    return { actions: [], reason: `waiting: ${leaderName} holds the leader key but has no member entry yet`, memory: remembered };
+  }
+  return decideAsFollower(obs, cluster, leader, remembered);
+}
+
+/** etcd did not answer: a primary cannot prove it still holds the key, so it steps down. */
+function decideWithoutDcs(obs: Observation, mem: Memory, error: string): Decision {
+  const pg = obs.pg;
+  if (runsAsPrimary(pg)) {
+    if (obs.settings.paused) {
+      return { actions: [], reason: `etcd is not reachable (${error}); paused, so the primary keeps running`, memory: mem };
+    }
+    return {
+      actions: [{ type: 'stop', mode: 'fast' }],
+      reason: `demoting: etcd is not reachable (${error}) and the leader key could expire before it is renewed`,
+      memory: { ...mem, mustCheckDivergence: true, following: null },
+    };
+  }
+  if (!pg.running && pg.dataDirInitialized && !pg.postmasterAlive && !obs.task && !obs.settings.paused) {
+    return {
+      actions: [{ type: 'start', role: 'replica', upstream: null }],
+      reason: `starting PostgreSQL read-only: etcd is not reachable (${error})`,
+      memory: { ...mem, following: null, mustCheckDivergence: mem.mustCheckDivergence || stoppedFormerPrimary(pg) },
+    };
+  }
+  return { actions: [], reason: `etcd is not reachable (${error}); keeping PostgreSQL as it is (${pg.running ? 'read-only' : 'stopped'})`, memory: mem };
+}
+
+/** A long action runs: keep the lease if we hold it, and cancel a promotion we may no longer do. */
+function decideDuringTask(obs: Observation, cluster: ClusterSnapshot, mem: Memory): Decision {
+  const task = obs.task!;
+  const leaderName = cluster.leader?.name ?? null;
+  const running = `${task.kind} in progress for ${seconds(obs.now - task.startedAt)}`;
+  if (leaderName === obs.self.name) {
+    if (task.kind === 'start' && mem.crashedSince !== null && obs.now - mem.crashedSince > obs.settings.primaryStartTimeoutMs) {
+      return {
+        actions: [{ type: 'cancelTask' }, { type: 'stop', mode: 'immediate' }, { type: 'releaseLeader' }],
+        reason: `releasing the leader key: PostgreSQL did not come back within primary_start_timeout (${seconds(obs.settings.primaryStartTimeoutMs)})`,
+        memory: { ...mem, mustCheckDivergence: true },
+      };
+    }
+    return { actions: [{ type: 'renewLeader' }], reason: `${running}; renewed the leader key`, memory: mem };
+  }
+  if (task.kind === 'promote' || (task.kind === 'start' && mem.crashedSince !== null)) {
+    return {
+      actions: [{ type: 'cancelTask' }, { type: 'stop', mode: 'immediate' }],
+      reason: `cancelling ${task.kind}: the leader key is ${leaderName ? `held by ${leaderName}` : 'gone'}`,
+      memory: { ...mem, mustCheckDivergence: true, crashedSince: null },
+    };
+  }
+  return { actions: [], reason: running, memory: mem };
+}
+
+/** No data directory yet: bootstrap a new cluster, or clone from the leader. */
+function decideWithEmptyDataDir(obs: Observation, cluster: ClusterSnapshot, mem: Memory): Decision {
+  const leaderName = cluster.leader?.name ?? null;
+  if (leaderName === obs.self.name) {
+    return { actions: [{ type: 'releaseLeader' }], reason: 'releasing the leader key: my data directory is empty', memory: mem };
+  }
+  const leader = leaderName ? findMember(cluster, leaderName) : undefined;
+  if (leader) {
+    const source = cloneSource(cluster, leader, obs.self.name);
+    const follow = streamSource(cluster, leader, obs.self.replicatefrom);
+    if (!source || !follow) {
+      return { actions: [], reason: `waiting: cannot parse conn_url of ${leader.name}`, memory: mem };
+    }
+    return {
+      actions: [{ type: 'clone', source, follow }],
+      reason: `creating a replica: cloning from ${source.name}`,
+      memory: { ...mem, following: follow.name, mustCheckDivergence: false },
+    };
+  }
+  if (cluster.initialize === null) {
+    if (obs.self.canBootstrap && !obs.self.nofailover) {
+      return { actions: [{ type: 'bootstrap' }], reason: 'bootstrapping a new cluster: etcd has no cluster yet', memory: mem };
+    }
+    return { actions: [], reason: 'waiting for another node to bootstrap the cluster (this node has no bootstrap section or is nofailover)', memory: mem };
+  }
+  if (cluster.initialize === '') {
+    return { actions: [], reason: 'waiting: another node is bootstrapping the cluster', memory: mem };
+  }
+  return { actions: [], reason: 'waiting for a leader to clone from', memory: mem };
+}
+
+/** Housekeeping a healthy leader does every cycle after renewing. */
+function leaderChores(obs: Observation, cluster: ClusterSnapshot): Action[] {
+  const pg = obs.pg;
+  if (!pg.running) return [];
+  const chores: Action[] = [];
+  if (cluster.optime !== pg.lsn) chores.push({ type: 'writeStatus', optime: pg.lsn });
+  if (pg.timeline > clusterTimeline(cluster)) chores.push({ type: 'writeHistory', timeline: pg.timeline });
+  if (cluster.config === null) chores.push({ type: 'writeConfig' });
+  if (obs.settings.useSlots) {
+    const slots = cluster.members.filter((m) => m.name !== obs.self.name).map((m) => slotNameFor(m.name));
+    chores.push({ type: 'syncSlots', slots: slots.sort() });
+  }
+  return chores;
+}
+
+function decideAsLeader(obs: Observation, cluster: ClusterSnapshot, mem: Memory): Decision {
+  const pg = obs.pg;
+  const s = obs.settings;
+  if (obs.leaderUntil !== null && obs.now + s.retryTimeoutMs >= obs.leaderUntil && runsAsPrimary(pg)) {
+    return {
+      actions: [{ type: 'stop', mode: 'immediate' }],
+      reason: `demoting: the leader lease runs out in ${seconds(obs.leaderUntil - obs.now)}, too soon to be sure a renewal lands in time`,
+      memory: { ...mem, mustCheckDivergence: true },
+    };
+  }
+  if (runsAsPrimary(pg)) {
+    return {
+      actions: [{ type: 'renewLeader' }, ...leaderChores(obs, cluster)],
+      reason: 'no action: I am the leader with the lock',
+      memory: { ...mem, following: null, mustCheckDivergence: false },
+    };
+  }
+  if (runsAsReplica(pg)) {
+    if (s.paused) {
+      return { actions: [{ type: 'releaseLeader' }], reason: 'paused: PostgreSQL was demoted by hand, releasing the leader key', memory: mem };
+    }
+    return { actions: [{ type: 'renewLeader' }, { type: 'promote' }], reason: 'promoting: I hold the leader key', memory: mem };
+  }
+  if (!pg.running && pg.postmasterAlive) {
+    return { actions: [{ type: 'renewLeader' }], reason: 'waiting for PostgreSQL to accept connections; renewed the leader key', memory: mem };
+  }
+  if (s.paused) {
+    return { actions: [{ type: 'releaseLeader' }], reason: 'paused: PostgreSQL is stopped, releasing the leader key', memory: mem };
+  }
+  const crashedSince = mem.crashedSince ?? obs.now;
+  const down = obs.now - crashedSince;
+  if (s.primaryStartTimeoutMs === 0 || down > s.primaryStartTimeoutMs) {
+    const why = s.primaryStartTimeoutMs === 0 ? 'primary_start_timeout is 0' : `it stayed down longer than primary_start_timeout (${seconds(s.primaryStartTimeoutMs)})`;
+    return {
+      actions: [{ type: 'releaseLeader' }, { type: 'start', role: 'replica', upstream: null }],
+      reason: `PostgreSQL is down and ${why}: releasing the leader key so a replica takes over`,
+      memory: { ...mem, crashedSince: null, mustCheckDivergence: true, following: null },
+    };
+  }
+  const role = stoppedFormerPrimary(pg) ? 'primary' : 'replica';
+  const start: Action = role === 'primary' ? { type: 'start', role } : { type: 'start', role, upstream: null };
+  return {
+    actions: [{ type: 'renewLeader' }, start],
+    reason: `PostgreSQL is down; restarting it in place as ${role} while holding the leader key (${seconds(s.primaryStartTimeoutMs - down)} left of primary_start_timeout)`,
+    memory: { ...mem, crashedSince },
+  };
+}
+
+function decideAsFollower(obs: Observation, cluster: ClusterSnapshot, leader: Member, mem: Memory): Decision {
+  const pg = obs.pg;
+  if (runsAsPrimary(pg)) {
+    if (obs.settings.paused) {
+      return { actions: [], reason: `paused: ${leader.name} holds the leader key but this node also runs as primary; not demoting`, memory: mem };
+    }
+    return {
+      actions: [{ type: 'stop', mode: 'immediate' }],
+      reason: `demoting: ${leader.name} holds the leader key`,
+      memory: { ...mem, mustCheckDivergence: true, following: null },
+    };
+  }
+  const upstream = streamSource(cluster, leader, obs.self.replicatefrom) ?? memberUpstream(leader);
+  if (!upstream) return { actions: [], reason: `waiting: cannot parse conn_url of ${leader.name}`, memory: mem };
+  if (!pg.running) {
+    if (pg.postmasterAlive) return { actions: [], reason: 'waiting: PostgreSQL is starting or shutting down', memory: mem };
+    if (obs.settings.paused) return { actions: [], reason: 'paused: PostgreSQL is stopped; not starting it', memory: mem };
+    if (mem.mustCheckDivergence || stoppedFormerPrimary(pg)) {
+      return {
+        actions: [{ type: 'rejoin', upstream }],
+        reason: `rejoining as a replica of ${upstream.name}: this node was a primary, checking whether pg_rewind is needed`,
+        memory: { ...mem, following: upstream.name, mustCheckDivergence: false },
+      };
+    }
+    return {
+      actions: [{ type: 'start', role: 'replica', upstream }],
+      reason: `starting PostgreSQL as a replica of ${upstream.name}`,
+      memory: { ...mem, following: upstream.name },
+    };
+  }
+  if (mem.mustCheckDivergence) {
+    return {
+      actions: [{ type: 'rejoin', upstream }],
+      reason: `rejoining as a replica of ${upstream.name}: this node was a primary, checking whether pg_rewind is needed`,
+      memory: { ...mem, following: upstream.name, mustCheckDivergence: false },
+    };
+  }
+  if (mem.following !== upstream.name) {
+    return {
+      actions: [{ type: 'follow', upstream }],
+      reason: `following ${upstream.name}${upstream.name === leader.name ? ', the leader' : ` (cascading; ${leader.name} is the leader)`}`,
+      memory: { ...mem, following: upstream.name },
+    };
+  }
+  const streaming = pg.upstream !== null;
+  return {
+    actions: [],
+    reason: `no action: I am a replica of ${upstream.name}${streaming ? ', streaming' : ', not streaming yet'}`,
+    memory: mem,
+  };
+}

@@ -1,0 +1,137 @@
+import type { ClusterSnapshot } from '../domain/cluster.js';
+import type { PeerStatus } from '../domain/peer.js';
+import type { PgStatus } from '../domain/pg-status.js';
+import type { StopMode, Upstream } from '../postgres/port.js';
+
+/** Long actions that run in the background while the loop keeps cycling (DESIGN §3 lesson 5). */
+export type TaskKind = 'bootstrap' | 'clone' | 'start' | 'promote' | 'rejoin' | 'stop';
+
+export interface RunningTask {
+  kind: TaskKind;
+  startedAt: number;
+}
+
+export interface FinishedTask {
+  kind: TaskKind;
+  ok: boolean;
+  error?: string;
+  finishedAt: number;
+}
+
+/** Timing and policy in force this cycle, in milliseconds where it is a duration. */
+export interface Settings {
+  ttlMs: number;
+  loopWaitMs: number;
+  retryTimeoutMs: number;
+  maximumLagOnFailover: number;
+  primaryStartTimeoutMs: number;
+  paused: boolean;
+  useSlots: boolean;
+  usePgRewind: boolean;
+}
+
+export interface SelfInfo {
+  name: string;
+  nofailover: boolean;
+  /** Member to stream from instead of the leader (cascading), if any. */
+  replicatefrom: string | null;
+  /** True when the YAML has a `bootstrap` section, so this node may create a new cluster. */
+  canBootstrap: boolean;
+}
+
+/**
+ * Everything `decide` may look at, gathered by the shell before the call. It is plain data:
+ * `decide` reads no clock and does no I/O.
+ */
+export interface Observation {
+  /** Monotonic milliseconds. */
+  now: number;
+  self: SelfInfo;
+  settings: Settings;
+  dcs: { ok: true; cluster: ClusterSnapshot } | { ok: false; error: string };
+  pg: PgStatus;
+  /**
+   * Monotonic ms until which this node holds the leader key for sure: the send time of the last
+   * renewal etcd confirmed, plus ttl. Null when this node does not believe it is leader.
+   */
+  leaderUntil: number | null;
+  task: RunningTask | null;
+  /** The background task that finished since the previous cycle, if any (seen once). */
+  finished: FinishedTask | null;
+  /** Peer statuses, present only when `decide` asked for them with `probePeers` this cycle. */
+  peers: PeerStatus[] | null;
+}
+
+/** State `decide` carries from one cycle to the next (returned, never mutated in place). */
+export interface Memory {
+  /** Monotonic ms when this leader found its PostgreSQL down; null when it runs. */
+  crashedSince: number | null;
+  /** Member names and API URLs seen in the last cluster view that had a leader. */
+  lastMembers: { name: string; apiUrl: string }[];
+  /** Name of the member the local replica was last pointed at (null = none yet). */
+  following: string | null;
+  /**
+   * Set when this node ran as primary and stopped being one (or may have, e.g. after a crash):
+   * before it follows a leader, its history must be checked for divergence (pg_rewind).
+   */
+  mustCheckDivergence: boolean;
+}
+
+export const initialMemory: Memory = {
+  crashedSince: null,
+  lastMembers: [],
+  following: null,
+  mustCheckDivergence: false,
+};
+
+/**
+ * What the shell must do, in order. Each kind has exactly one executor (see
+ * `src/loop/executors.ts`); a unit test checks that every kind has one.
+ */
+export type Action =
+  /** Ask peers' REST APIs for their status, then call `decide` again with the answers. */
+  | { type: 'probePeers'; members: { name: string; apiUrl: string }[] }
+  /** Renew the leader key from this cycle (lease keepalive + compare on value). */
+  | { type: 'renewLeader' }
+  /** Try to create the leader key; if this node wins and its PostgreSQL is a replica, promote. */
+  | { type: 'acquireLeader'; promote: boolean }
+  /** Delete the leader key (compare on value). */
+  | { type: 'releaseLeader' }
+  /** Race for `initialize`; the winner starts the bootstrap task (initdb, start, users, key). */
+  | { type: 'bootstrap' }
+  /** Clone the data directory from `source`, then start as a replica of `follow`. */
+  | { type: 'clone'; source: Upstream; follow: Upstream }
+  /** Start PostgreSQL in the background. */
+  | { type: 'start'; role: 'primary' }
+  | { type: 'start'; role: 'replica'; upstream: Upstream | null }
+  /** Promote the local replica (background task). */
+  | { type: 'promote' }
+  /** Stop PostgreSQL now, inside this cycle (fencing: no waiting for a background slot). */
+  | { type: 'stop'; mode: StopMode }
+  /** Point the running replica at `upstream` (rewrite recovery settings; reload or restart). */
+  | { type: 'follow'; upstream: Upstream | null }
+  /** Check divergence from `upstream`, rewind or re-clone if needed, start as its replica. */
+  | { type: 'rejoin'; upstream: Upstream }
+  /** Cancel the running background task. */
+  | { type: 'cancelTask' }
+  /** Write the cluster `status` (optime) — leader only. */
+  | { type: 'writeStatus'; optime: number }
+  /** Rebuild `history` from the local timeline history files — leader only. */
+  | { type: 'writeHistory'; timeline: number }
+  /** Write `initialize` = system identifier (adopting an existing primary's data directory). */
+  | { type: 'writeInitialize'; sysid: string }
+  /** Write the bootstrap dynamic configuration into `config` when the key is missing. */
+  | { type: 'writeConfig' }
+  /** Create/drop physical replication slots for the other members — leader only. */
+  | { type: 'syncSlots'; slots: string[] }
+  /** Stop the daemon with an error that needs a human (wrong data directory...). */
+  | { type: 'fatal'; message: string };
+
+export type ActionType = Action['type'];
+
+export interface Decision {
+  actions: Action[];
+  /** One sentence a human can read: what this node does and why. */
+  reason: string;
+  memory: Memory;
+}
