@@ -49,6 +49,15 @@ function decideWithoutDcs(obs: Observation, mem: Memory, error: string): Decisio
     if (obs.settings.paused) {
       return { actions: [], reason: `etcd is not reachable (${error}); paused, so the primary keeps running`, memory: mem };
     }
+    // Riding out needs room for one more etcd read and one more renewal, each up to retry_timeout.
+    const left = obs.leaderUntil === null ? 0 : obs.leaderUntil - obs.now;
+    if (left > 2 * obs.settings.retryTimeoutMs) {
+      return {
+        actions: [],
+        reason: `etcd is not reachable (${error}); the leader lease is still valid for ${seconds(left)}, retrying`,
+        memory: mem,
+      };
+    }
     return {
       actions: [{ type: 'stop', mode: 'fast' }],
       reason: `demoting: etcd is not reachable (${error}) and the leader key could expire before it is renewed`,

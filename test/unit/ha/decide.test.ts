@@ -70,10 +70,15 @@ const rows: Row[] = [
     actions: ['renewLeader', 'writeConfig', 'syncSlots'], reason: /leader with the lock/,
   },
   {
-    name: 'a primary that cannot reach etcd demotes with a fast stop',
-    obs: obs({ pg: primaryPg(), dcs: { ok: false, error: 'deadline exceeded' } }),
+    name: 'a primary that cannot reach etcd demotes with a fast stop before its lease could expire',
+    obs: obs({ pg: primaryPg(), dcs: { ok: false, error: 'deadline exceeded' }, leaderUntil: 106_000 }),
     actions: ['stop'], reason: /etcd is not reachable \(deadline exceeded\)/,
     check: (a) => assert.deepEqual(a[0], { type: 'stop', mode: 'fast' }),
+  },
+  {
+    name: 'a primary rides out an etcd blip while its lease is valid for longer than a retry',
+    obs: obs({ pg: primaryPg(), dcs: { ok: false, error: 'deadline exceeded' }, leaderUntil: 107_000 }),
+    actions: [], reason: /lease is still valid for 7 s, retrying/,
   },
   {
     name: 'a paused primary that cannot reach etcd keeps running',

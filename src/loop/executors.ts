@@ -1,0 +1,252 @@
+import type { HistoryRow } from '../domain/cluster.js';
+import type { Clock } from '../domain/clock.js';
+import type { PeerApi, PeerStatus } from '../domain/peer.js';
+import type { Dcs } from '../dcs/port.js';
+import { errorText } from '../errors.js';
+import type { Action, ActionType, Settings } from '../ha/types.js';
+import type { Logger } from '../log.js';
+import { slotNameFor, type Postgres, type StartMode, type Upstream } from '../postgres/port.js';
+import type { TaskRunner } from './tasks.js';
+
+/** What executors work with. Mutable fields are the shell's own bookkeeping. */
+export interface ShellContext {
+  name: string;
+  dcs: Dcs;
+  pg: Postgres;
+  peers: PeerApi;
+  clock: Clock;
+  log: Logger;
+  tasks: TaskRunner;
+  settings: Settings;
+  /** Local lease deadline (monotonic ms): send time of the last confirmed renewal + ttl. */
+  leaderUntil: number | null;
+  /** `bootstrap.dcs` of the local YAML, written to `config` by the node that bootstraps. */
+  bootstrapDcs: Record<string, unknown>;
+  /** Last `config` value seen in etcd, rewritten by the leader if the key disappears. */
+  lastConfig: Record<string, unknown> | null;
+  /** Answers of this cycle's peer probe, for the second `decide` call. */
+  peerAnswers: PeerStatus[] | null;
+  /** True when this node streams from a `replicatefrom` member rather than the leader. */
+  cascading: boolean;
+  /** Slots last synced on the primary, to skip the query when nothing changed. */
+  syncedSlots: string | null;
+  /** Ends the daemon with a message for a human. */
+  fatal(message: string): void;
+}
+
+/**
+ * One executor per action kind. An executor resolves `true` to let the cycle go on with the
+ * next action, `false` to stop the list (the precondition of the rest is gone, e.g. the
+ * renewal failed); it may throw a PgwardenError, which also stops the list.
+ */
+type Executor<T extends ActionType> = (a: Extract<Action, { type: T }>, ctx: ShellContext) => Promise<boolean>;
+
+/**
+ * Budget for a stop. While this node may still hold the lease, the stop must end (fast mode
+ * escalates to immediate inside the adapter) a second before the lease could expire.
+ */
+function stopTimeoutMs(ctx: ShellContext): number {
+  const normal = Math.max(2_000, ctx.settings.retryTimeoutMs);
+  if (ctx.leaderUntil === null) return normal;
+  return Math.max(500, Math.min(normal, ctx.leaderUntil - ctx.clock.now() - 1_000));
+}
+const startTimeoutMs = 60_000;
+
+/** Replicas stream through a slot named after them, except when cascading (no slot upstream). */
+function slotFor(ctx: ShellContext, upstream: Upstream | null): string | null {
+  return upstream && ctx.settings.useSlots && !ctx.cascading ? slotNameFor(ctx.name) : null;
+}
+
+function replicaMode(ctx: ShellContext, upstream: Upstream | null): StartMode {
+  return { role: 'replica', upstream, slotName: slotFor(ctx, upstream) };
+}
+
+/** Keepalive + leader create; on success the lease deadline counts from before the keepalive. */
+async function acquire(ctx: ShellContext): Promise<boolean> {
+  const sentAt = ctx.clock.now();
+  if (!(await ctx.dcs.keepAlive())) {
+    await ctx.dcs.ensureLease(ctx.settings.ttlMs / 1000);
+  }
+  const won = await ctx.dcs.attemptToAcquireLeader(ctx.name);
+  if (won) ctx.leaderUntil = sentAt + ctx.settings.ttlMs;
+  return won;
+}
+
+async function startReplica(ctx: ShellContext, upstream: Upstream | null, signal: AbortSignal): Promise<void> {
+  await ctx.pg.start(replicaMode(ctx, upstream), startTimeoutMs, signal);
+}
+
+/** Clone from the leader after moving a diverged data directory aside (never deleting it). */
+async function reclone(ctx: ShellContext, upstream: Upstream, why: string, signal: AbortSignal): Promise<void> {
+  const moved = await ctx.pg.moveDataDirAside(why);
+  ctx.log.warn(`kept the old data directory at ${moved}; the leader ${upstream.name} holds the cluster's data`);
+  await ctx.pg.basebackup(upstream, signal);
+}
+
+const executors: { [T in ActionType]: Executor<T> } = {
+  async probePeers(a, ctx) {
+    const timeout = Math.min(2_000, ctx.settings.retryTimeoutMs);
+    ctx.peerAnswers = await Promise.all(a.members.map((m) => ctx.peers.fetchStatus(m.name, m.apiUrl, timeout)));
+    return true;
+  },
+  async renewLeader(_a, ctx) {
+    const sentAt = ctx.clock.now();
+    const ok = await ctx.dcs.updateLeader(ctx.name);
+    ctx.leaderUntil = ok ? sentAt + ctx.settings.ttlMs : null;
+    if (!ok) ctx.log.warn('could not renew the leader key: it is gone or held by another node');
+    return ok;
+  },
+  async acquireLeader(a, ctx) {
+    const won = await acquire(ctx);
+    if (!won) {
+      ctx.log.info('lost the leader race: another node created the key first');
+      return false;
+    }
+    ctx.log.info(`acquired the leader key${a.promote ? ', promoting' : ''}`);
+    if (a.promote) startPromote(ctx);
+    return true;
+  },
+  async releaseLeader(_a, ctx) {
+    const deleted = await ctx.dcs.deleteLeader(ctx.name);
+    ctx.leaderUntil = null;
+    ctx.log.info(deleted ? 'released the leader key' : 'the leader key was not mine any more; nothing to release');
+    return true;
+  },
+  async bootstrap(_a, ctx) {
+    if (!(await ctx.dcs.initializeRace())) {
+      ctx.log.info('another node won the bootstrap race');
+      return false;
+    }
+    ctx.tasks.start('bootstrap', async (signal) => {
+      try {
+        await ctx.pg.initdb(signal);
+        await ctx.pg.start({ role: 'primary' }, startTimeoutMs, signal);
+        await ctx.pg.createBootstrapUsers();
+        const status = await ctx.pg.probe();
+        if (!status.running) throw new Error('PostgreSQL stopped right after initdb');
+        await ctx.dcs.setInitialize(status.systemIdentifier);
+        await ctx.dcs.setConfig(ctx.bootstrapDcs, '0');
+        if (!(await acquire(ctx))) throw new Error('another node took the leader key during bootstrap');
+        ctx.log.info(`bootstrapped cluster with system identifier ${status.systemIdentifier}`);
+      } catch (e) {
+        ctx.log.error(`bootstrap failed: ${errorText(e)}; removing the initialize key`);
+        await ctx.dcs.cancelInitialize().catch(() => undefined);
+        await ctx.pg.stop('immediate', stopTimeoutMs(ctx)).catch(() => undefined);
+        await ctx.pg.moveDataDirAside('failed bootstrap').catch(() => undefined);
+        ctx.fatal(`bootstrap failed: ${errorText(e)}`);
+        throw e;
+      }
+    });
+    return true;
+  },
+  async clone(a, ctx) {
+    ctx.tasks.start('clone', async (signal) => {
+      await ctx.pg.basebackup(a.source, signal);
+      await startReplica(ctx, a.follow, signal);
+    });
+    return true;
+  },
+  async start(a, ctx) {
+    const mode: StartMode = a.role === 'primary' ? { role: 'primary' } : replicaMode(ctx, a.upstream);
+    ctx.tasks.start('start', (signal) => ctx.pg.start(mode, startTimeoutMs, signal));
+    return true;
+  },
+  async promote(_a, ctx) {
+    startPromote(ctx);
+    return true;
+  },
+  async stop(a, ctx) {
+    await ctx.pg.stop(a.mode, stopTimeoutMs(ctx));
+    return true;
+  },
+  async follow(a, ctx) {
+    const result = await ctx.pg.follow(a.upstream, slotFor(ctx, a.upstream));
+    if (result === 'restart-needed') {
+      ctx.tasks.start('start', async (signal) => {
+        await ctx.pg.stop('fast', stopTimeoutMs(ctx));
+        await startReplica(ctx, a.upstream, signal);
+      });
+    } else if (result === 'reloaded') {
+      ctx.log.info(`now following ${a.upstream?.name ?? 'nobody'} (configuration reloaded)`);
+    }
+    return true;
+  },
+  async rejoin(a, ctx) {
+    ctx.tasks.start('rejoin', async (signal) => {
+      await ctx.pg.stop('fast', stopTimeoutMs(ctx));
+      let diverged: boolean;
+      try {
+        diverged = await ctx.pg.needsRewind(a.upstream);
+      } catch (e) {
+        ctx.log.warn(`could not check divergence from ${a.upstream.name}: ${errorText(e)}`);
+        throw e;
+      }
+      if (diverged) {
+        if (ctx.settings.usePgRewind) {
+          try {
+            ctx.log.info(`running pg_rewind from ${a.upstream.name}: this node's history diverged from the leader's`);
+            await ctx.pg.rewind(a.upstream, signal);
+          } catch (e) {
+            ctx.log.error(`pg_rewind failed: ${errorText(e)}; falling back to a fresh clone`);
+            await reclone(ctx, a.upstream, `pg_rewind from ${a.upstream.name} failed`, signal);
+          }
+        } else {
+          ctx.log.warn('this node diverged from the leader and use_pg_rewind is off: re-cloning');
+          await reclone(ctx, a.upstream, 'diverged from the leader and use_pg_rewind is off', signal);
+        }
+      }
+      await startReplica(ctx, a.upstream, signal);
+    });
+    return true;
+  },
+  async cancelTask(_a, ctx) {
+    await ctx.tasks.cancel(stopTimeoutMs(ctx));
+    return true;
+  },
+  async writeStatus(a, ctx) {
+    await ctx.dcs.writeStatus(a.optime);
+    return true;
+  },
+  async writeHistory(a, ctx) {
+    const rows: HistoryRow[] = await ctx.pg.timelineHistory(a.timeline);
+    const last = rows[rows.length - 1];
+    if (last) rows[rows.length - 1] = [last[0], last[1], last[2], new Date(ctx.clock.wallNow()).toISOString(), ctx.name];
+    await ctx.dcs.writeHistory(rows);
+    return true;
+  },
+  async writeInitialize(a, ctx) {
+    await ctx.dcs.setInitialize(a.sysid);
+    return true;
+  },
+  async writeConfig(_a, ctx) {
+    await ctx.dcs.setConfig(ctx.lastConfig ?? ctx.bootstrapDcs, '0');
+    return true;
+  },
+  async syncSlots(a, ctx) {
+    const key = a.slots.join(',');
+    if (ctx.syncedSlots === key) return true;
+    await ctx.pg.syncReplicationSlots(a.slots);
+    ctx.syncedSlots = key;
+    return true;
+  },
+  async fatal(a, ctx) {
+    ctx.fatal(a.message);
+    return false;
+  },
+};
+
+function startPromote(ctx: ShellContext): void {
+  ctx.tasks.start('promote', async () => {
+    await ctx.pg.promote(startTimeoutMs);
+    ctx.syncedSlots = null;
+    await ctx.pg.checkpoint().catch((e: unknown) => ctx.log.warn(`checkpoint after promote failed: ${errorText(e)}`));
+  });
+}
+
+/** Every action kind `decide` can emit, with its executor (checked by a unit test). */
+export const EXECUTED_ACTIONS: readonly ActionType[] = Object.keys(executors) as ActionType[];
+
+export function execute(action: Action, ctx: ShellContext): Promise<boolean> {
+  const run = executors[action.type] as Executor<ActionType>;
+  return run(action as never, ctx);
+}

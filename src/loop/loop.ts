@@ -1,0 +1,273 @@
+import type { ClusterSnapshot, Tags } from '../domain/cluster.js';
+import type { Clock } from '../domain/clock.js';
+import type { NodeView } from '../domain/node-view.js';
+import type { PeerApi } from '../domain/peer.js';
+import type { PgStatus } from '../domain/pg-status.js';
+import type { Dcs } from '../dcs/port.js';
+import { errorText } from '../errors.js';
+import { decide } from '../ha/decide.js';
+import { initialMemory, type Memory, type Observation, type SelfInfo, type Settings } from '../ha/types.js';
+import type { Logger } from '../log.js';
+import type { Postgres } from '../postgres/port.js';
+import { execute, type ShellContext } from './executors.js';
+import { memberData, pgRole, pgState, type MemberIdentity } from './member-data.js';
+import { TaskRunner } from './tasks.js';
+
+export interface LoopDeps {
+  scope: string;
+  identity: MemberIdentity;
+  dcs: Dcs;
+  pg: Postgres;
+  peers: PeerApi;
+  clock: Clock;
+  log: Logger;
+  /** Who this node is; re-read every cycle so SIGHUP can change tags. */
+  self(): SelfInfo;
+  tags(): Tags;
+  /** Settings from the `config` key (or the local bootstrap values when it is absent/invalid). */
+  settingsFor(config: Record<string, unknown> | null): Settings;
+  bootstrapDcs: Record<string, unknown>;
+  onFatal(message: string): void;
+}
+
+/** How often an unchanged reason is logged again, so a quiet log still shows the node is alive. */
+const REASON_REPEAT_MS = 60_000;
+
+/**
+ * The imperative shell around `decide`: observe (etcd, PostgreSQL) → decide → execute → publish
+ * (member key, NodeView). One cycle every `loop_wait`, or sooner when etcd reports a change of
+ * the leader key or a background task finishes. The leader lease is renewed only here.
+ */
+export class HaLoop {
+  private memory: Memory = initialMemory;
+  private readonly ctx: ShellContext;
+  private wakeup = new AbortController();
+  private stopping = false;
+  private running: Promise<void> | null = null;
+  private lastPg: PgStatus | null = null;
+  private lastCluster: ClusterSnapshot | null = null;
+  private lastClusterAt = -Infinity;
+  private dcsLastSeenEpoch = 0;
+  private lastMemberJson: string | null = null;
+  private lastReason = '';
+  private lastReasonLoggedAt = -Infinity;
+  private lastCycleAt: number;
+  private currentView: NodeView;
+
+  constructor(private readonly deps: LoopDeps) {
+    const settings = deps.settingsFor(null);
+    this.ctx = {
+      name: deps.self().name,
+      dcs: deps.dcs,
+      pg: deps.pg,
+      peers: deps.peers,
+      clock: deps.clock,
+      log: deps.log,
+      tasks: new TaskRunner(deps.clock.now, (f) => {
+        if (f.ok) deps.log.info(`${f.kind} finished`);
+        else deps.log.error(`${f.kind} failed: ${f.error ?? 'unknown error'}`);
+        this.wake();
+      }),
+      settings,
+      leaderUntil: null,
+      bootstrapDcs: deps.bootstrapDcs,
+      lastConfig: null,
+      peerAnswers: null,
+      cascading: deps.self().replicatefrom !== null,
+      syncedSlots: null,
+      fatal: (m) => deps.onFatal(m),
+    };
+    this.lastCycleAt = deps.clock.now();
+    this.currentView = this.buildView('starting');
+  }
+
+  /** The latest published view (read by the REST API). */
+  view(): NodeView {
+    return this.currentView;
+  }
+
+  /** Cuts the current wait short (task finished, operator request, SIGHUP). */
+  wake(): void {
+    this.wakeup.abort();
+  }
+
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  /** Stops cycling after the current cycle and cancels the background task. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    await this.running;
+    await this.ctx.tasks.cancel(10_000);
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      const started = this.deps.clock.now();
+      let again = false;
+      try {
+        again = await this.cycle();
+      } catch (e) {
+        this.deps.log.error(`BUG: unexpected error in the HA cycle: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+      }
+      if (this.stopping) break;
+      const s = this.ctx.settings;
+      const soon = Math.min(s.loopWaitMs, 500);
+      const wait = Math.max(0, started + (again ? soon : s.loopWaitMs) - this.deps.clock.now());
+      if (this.wakeup.signal.aborted) this.wakeup = new AbortController();
+      if (wait > 0) await this.deps.dcs.waitForChange(wait, this.wakeup.signal);
+      if (this.wakeup.signal.aborted) this.wakeup = new AbortController();
+    }
+  }
+
+  /** One observe → decide → execute → publish round. Resolves true when the next should come soon. */
+  private async cycle(): Promise<boolean> {
+    const { dcs, clock, log } = this.deps;
+    const ctx = this.ctx;
+    let dcsObs: Observation['dcs'];
+    try {
+      await dcs.ensureLease(ctx.settings.ttlMs / 1000);
+      const cluster = await dcs.getCluster();
+      dcsObs = { ok: true, cluster };
+      this.lastCluster = cluster;
+      this.lastClusterAt = clock.now();
+      this.dcsLastSeenEpoch = Math.floor(clock.wallNow() / 1000);
+      if (cluster.config) ctx.lastConfig = cluster.config;
+      ctx.settings = this.deps.settingsFor(cluster.config);
+    } catch (e) {
+      dcsObs = { ok: false, error: errorText(e) };
+    }
+    if (dcsObs.ok && dcsObs.cluster.leader?.name !== ctx.name) ctx.leaderUntil = null;
+    if (ctx.leaderUntil !== null && clock.now() >= ctx.leaderUntil) ctx.leaderUntil = null;
+
+    const pg = await this.probe();
+    this.lastPg = pg;
+    const self = this.deps.self();
+    ctx.cascading = self.replicatefrom !== null;
+    const observation: Observation = {
+      now: clock.now(),
+      self,
+      settings: ctx.settings,
+      dcs: dcsObs,
+      pg,
+      leaderUntil: ctx.leaderUntil,
+      task: ctx.tasks.running,
+      finished: ctx.tasks.takeFinished(),
+      peers: null,
+    };
+    let decision = decide(observation, this.memory);
+    const first = decision.actions[0];
+    if (first?.type === 'probePeers') {
+      await execute(first, ctx);
+      decision = decide({ ...observation, peers: ctx.peerAnswers, now: clock.now() }, this.memory);
+      ctx.peerAnswers = null;
+    }
+    this.memory = decision.memory;
+    this.logReason(decision.reason);
+
+    let again = false;
+    for (const action of decision.actions) {
+      if (action.type === 'probePeers') continue;
+      let ok = false;
+      try {
+        ok = await execute(action, ctx);
+      } catch (e) {
+        log.error(`${action.type} failed: ${errorText(e)}`);
+      }
+      if (['stop', 'acquireLeader', 'releaseLeader', 'cancelTask'].includes(action.type)) again = true;
+      if (!ok) {
+        again = true;
+        break;
+      }
+    }
+    if (dcsObs.ok) await this.publishMember(dcsObs.cluster);
+    this.lastCycleAt = clock.now();
+    this.currentView = this.buildView(decision.reason);
+    return again || !dcsObs.ok;
+  }
+
+  /** One bounded probe; an unexpected failure reads as "postmaster there, not answering". */
+  private async probe(): Promise<PgStatus> {
+    try {
+      return await this.deps.pg.probe();
+    } catch (e) {
+      this.deps.log.warn(`could not probe PostgreSQL: ${errorText(e)}`);
+      return { running: false, postmasterAlive: true, dataDirInitialized: true, systemIdentifier: null, controlState: null, timeline: null };
+    }
+  }
+
+  /** Keeps the member key alive and rewrites it when its content changed (Patroni skips no-op puts too). */
+  private async publishMember(cluster: ClusterSnapshot): Promise<void> {
+    const { dcs, log } = this.deps;
+    const ctx = this.ctx;
+    try {
+      let force = false;
+      if (ctx.leaderUntil === null && !(await dcs.keepAlive())) {
+        await dcs.ensureLease(ctx.settings.ttlMs / 1000);
+        force = true;
+      }
+      const data = memberData(this.deps.identity, this.lastPg, ctx.tasks.running, this.deps.tags(), ctx.settings.paused);
+      const json = JSON.stringify(data);
+      const listed = cluster.members.some((m) => m.name === ctx.name);
+      if (force || !listed || json !== this.lastMemberJson) {
+        await dcs.touchMember(ctx.name, data);
+        this.lastMemberJson = json;
+      }
+    } catch (e) {
+      log.warn(`could not publish member data: ${errorText(e)}`);
+      this.lastMemberJson = null;
+    }
+  }
+
+  private logReason(reason: string): void {
+    const now = this.deps.clock.now();
+    if (reason !== this.lastReason || now - this.lastReasonLoggedAt >= REASON_REPEAT_MS) {
+      this.deps.log.info(reason);
+      this.lastReason = reason;
+      this.lastReasonLoggedAt = now;
+    }
+  }
+
+  /** Marks PostgreSQL as stopped in the published view (used during shutdown). */
+  publishStopped(reason: string): void {
+    this.lastPg = { running: false, postmasterAlive: false, dataDirInitialized: true, systemIdentifier: null, controlState: null, timeline: null };
+    this.ctx.leaderUntil = null;
+    this.currentView = this.buildView(reason);
+  }
+
+  private buildView(reason: string): NodeView {
+    const s = this.ctx.settings;
+    const fresh = this.deps.clock.now() - this.lastClusterAt <= s.ttlMs;
+    return {
+      name: this.ctx.name,
+      scope: this.deps.scope,
+      version: this.deps.identity.version,
+      state: pgState(this.lastPg, this.ctx.tasks.running),
+      role: pgRole(this.lastPg),
+      pg: this.lastPg,
+      cluster: fresh ? this.lastCluster : null,
+      dcsLastSeenEpoch: this.dcsLastSeenEpoch,
+      leaderUntil: this.ctx.leaderUntil,
+      lastCycleAt: this.lastCycleAt,
+      reason,
+      tags: this.deps.tags(),
+      paused: s.paused,
+      ttlSeconds: s.ttlMs / 1000,
+      loopWaitSeconds: s.loopWaitMs / 1000,
+      clusterOptime: this.lastCluster?.optime ?? null,
+      pendingRestart: this.lastPg?.running === true && this.lastPg.pendingRestart,
+      action: this.ctx.tasks.running?.kind ?? null,
+    };
+  }
+
+  /** For shutdown: is this node the leader with a running primary right now? */
+  holdsLeaderKey(): boolean {
+    return this.lastCluster?.leader?.name === this.ctx.name;
+  }
+
+  paused(): boolean {
+    return this.ctx.settings.paused;
+  }
+}
