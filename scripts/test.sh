@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `npm test`: the whole suite — unit and property tests, the DCS contract suite (in-memory fake
+# and real etcd), integration tests on real etcd + PostgreSQL 15, and the Gherkin features on real
+# processes (etcd, PostgreSQL, pgwarden agents, haproxy). Installs what is missing first.
+# PostgreSQL refuses to run as root, so as root the suite re-runs itself as the `postgres` user.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+if [ "${PGWARDEN_TEST_AS_USER:-}" != "1" ]; then
+  bash scripts/ensure-deps.sh
+  if [ "$(id -u)" = "0" ]; then
+    if ! id postgres >/dev/null 2>&1; then
+      echo "test.sh: the tests run PostgreSQL as the 'postgres' OS user, which does not exist; install postgresql-15 (apt-get install -y postgresql-15)" >&2
+      exit 1
+    fi
+    if ! runuser -u postgres -- test -r "$repo/package.json" -a -x "$repo/node_modules/.bin/tsx"; then
+      copy=$(mktemp -d /tmp/pgwarden-suite.XXXXXX)
+      echo "test.sh: the postgres user cannot read $repo (a parent directory lacks the x bit); running from a copy in $copy"
+      cp -a "$repo/." "$copy/"
+      chown -R postgres: "$copy"
+      repo=$copy
+    fi
+    exec runuser -u postgres -- env PGWARDEN_TEST_AS_USER=1 HOME=/tmp PATH="$PATH" bash "$repo/scripts/test.sh"
+  fi
+fi
+
+cd "$repo"
+step() { printf '\n==== %s ====\n' "$1"; }
+step "unit and property tests"
+node --import tsx --test --test-reporter=spec 'test/unit/**/*.test.ts'
+step "integration tests (real etcd and PostgreSQL 15)"
+node --import tsx --test --test-concurrency=1 --test-reporter=spec 'test/integration/**/*.test.ts'
+step "acceptance features (etcd, PostgreSQL, pgwarden agents, haproxy)"
+npx cucumber-js

@@ -1,0 +1,229 @@
+import { resolve } from 'node:path';
+import { buildServer } from '../api/server.js';
+import { HttpPeerApi } from '../api/peer-client.js';
+import { effectivePgParameters, resolveDynamic, type DynamicConfig } from '../config/dynamic.js';
+import { etcdEndpoints, loadConfigFile, parseHostPort } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import type { Tags } from '../domain/cluster.js';
+import { systemClock } from '../domain/clock.js';
+import { Etcd3Dcs } from '../dcs/etcd3.js';
+import type { Dcs } from '../dcs/port.js';
+import { errorText } from '../errors.js';
+import type { Settings } from '../ha/types.js';
+import { createLogger, parseLogLevel, type Logger } from '../log.js';
+import { HaLoop } from '../loop/loop.js';
+import { LocalPostgres } from '../postgres/local.js';
+import { VERSION } from '../version.js';
+
+const BUILTIN_TAGS = ['nofailover', 'noloadbalance', 'clonefrom', 'nosync'];
+
+/** Tags as published: built-in flags only when true, everything else as written. */
+export function effectiveTags(config: Config): Tags {
+  const tags: Tags = {};
+  for (const [k, v] of Object.entries((config.tags ?? {}) as Record<string, unknown>)) {
+    if (v === undefined || v === null) continue;
+    if (BUILTIN_TAGS.includes(k) && !v) continue;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') tags[k] = v;
+  }
+  return tags;
+}
+
+export function settingsOf(d: DynamicConfig): Settings {
+  return {
+    ttlMs: d.ttl * 1000,
+    loopWaitMs: d.loop_wait * 1000,
+    retryTimeoutMs: d.retry_timeout * 1000,
+    maximumLagOnFailover: d.maximum_lag_on_failover,
+    primaryStartTimeoutMs: d.primary_start_timeout * 1000,
+    paused: d.pause,
+    useSlots: d.postgresql.use_slots,
+    usePgRewind: d.postgresql.use_pg_rewind,
+  };
+}
+
+/** Waits for etcd, then refuses to start when a live member already uses this node's name. */
+async function checkNameIsFree(dcs: Dcs, config: Config, peers: HttpPeerApi, log: Logger, stopped: () => boolean): Promise<string | null> {
+  for (let attempt = 0; !stopped(); attempt++) {
+    try {
+      const cluster = await dcs.getCluster();
+      const same = cluster.members.find((m) => m.name === config.name);
+      if (!same) return null;
+      const status = await peers.fetchStatus(same.name, same.data.api_url, 2_000);
+      if (status.reachable) {
+        return `another node named "${config.name}" is already running (its REST API ${same.data.api_url} answers); every member needs a unique name`;
+      }
+      return null;
+    } catch (e) {
+      if (attempt % 5 === 0) log.warn(`waiting for etcd (${etcdEndpoints(config).join(', ')}): ${errorText(e)}`);
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+  return null;
+}
+
+/**
+ * Runs one pgwarden node until SIGTERM/SIGINT. Resolves the process exit code. Lifecycle:
+ * load config → wait for etcd and check the name → REST API listens → HA loop runs →
+ * on a stop signal: loop stops, PostgreSQL stops (fast), REST API closes, a leader deletes its
+ * key (compare on value), the lease is revoked so the member key goes at once.
+ */
+export async function runDaemon(configPath: string): Promise<number> {
+  let { config, warnings } = loadConfigFile(configPath);
+  const log = createLogger(parseLogLevel(config.log?.level));
+  for (const w of warnings) log.warn(`${configPath}: ${w}`);
+
+  const fallbackDynamic = resolveDynamic((config.bootstrap?.dcs ?? null) as Record<string, unknown> | null).config;
+  let dynamic = fallbackDynamic;
+  let lastProblems = '';
+  const settingsFor = (fromDcs: Record<string, unknown> | null): Settings => {
+    if (fromDcs) {
+      const r = resolveDynamic(fromDcs, fallbackDynamic);
+      const text = r.problems.join('; ');
+      if (text && text !== lastProblems) log.warn(`ignoring invalid values in the etcd config key: ${text}`);
+      lastProblems = text;
+      dynamic = r.config;
+    }
+    return settingsOf(dynamic);
+  };
+
+  const auth = config.restapi.authentication?.username
+    ? { username: config.restapi.authentication.username, password: config.restapi.authentication.password ?? '' }
+    : null;
+  const dcs = new Etcd3Dcs({
+    namespace: config.namespace,
+    scope: config.scope,
+    callTimeoutMs: fallbackDynamic.retry_timeout * 1000,
+    hosts: etcdEndpoints(config),
+    username: config.etcd3.username,
+    password: config.etcd3.password,
+    logger: (m) => log.warn(m),
+  });
+  const peers = new HttpPeerApi(auth);
+  const pgListen = parseHostPort(config.postgresql.listen.split(',').pop()!.trim());
+  const pgHosts = config.postgresql.listen.slice(0, config.postgresql.listen.lastIndexOf(':')).split(',').map((h) => h.trim());
+  const pgConnect = parseHostPort(config.postgresql.connect_address);
+  const pg = new LocalPostgres({
+    name: config.name,
+    scope: config.scope,
+    dataDir: resolve(config.postgresql.data_dir),
+    binDir: config.postgresql.bin_dir ?? '/usr/lib/postgresql/15/bin',
+    listen: { hosts: pgHosts, port: pgListen.port },
+    connectHost: pgConnect.host,
+    superuser: config.postgresql.authentication.superuser,
+    replication: config.postgresql.authentication.replication,
+    rewind: config.postgresql.authentication.rewind,
+    parameters: () => effectivePgParameters(config, dynamic),
+    pgHba: () => config.postgresql.pg_hba ?? config.bootstrap?.pg_hba ?? [],
+    initdbOptions: config.bootstrap?.initdb ?? [],
+    basebackupOptions: config.postgresql.basebackup ?? [],
+    bootstrapUsers: config.bootstrap?.users ?? {},
+    pgpassPath: resolve(config.postgresql.pgpass ?? `/tmp/pgpass_${config.name}`),
+    queryTimeoutMs: Math.min(5_000, fallbackDynamic.retry_timeout * 1000),
+    logger: log,
+  });
+
+  let stopping = false;
+  let fatalMessage: string | null = null;
+  let wakeStop: () => void = () => undefined;
+  const stopRequested = new Promise<string>((r) => (wakeStop = () => r('fatal')));
+  const onSignal = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`received ${sig}: shutting down`);
+    wakeStop();
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
+  const clash = await checkNameIsFree(dcs, config, peers, log, () => stopping);
+  if (clash) {
+    log.critical(clash);
+    await dcs.close();
+    return 1;
+  }
+  if (stopping) {
+    await dcs.close();
+    return 0;
+  }
+
+  const loop = new HaLoop({
+    scope: config.scope,
+    identity: {
+      connUrl: `postgres://${config.postgresql.connect_address}/${config.postgresql.database ?? 'postgres'}`,
+      apiUrl: `http://${config.restapi.connect_address}/patroni`,
+      version: VERSION,
+    },
+    dcs,
+    pg,
+    peers,
+    clock: systemClock,
+    log,
+    self: () => {
+      const tags = effectiveTags(config);
+      return {
+        name: config.name,
+        nofailover: tags.nofailover === true,
+        replicatefrom: typeof tags.replicatefrom === 'string' ? tags.replicatefrom : null,
+        canBootstrap: config.bootstrap !== undefined,
+      };
+    },
+    tags: () => effectiveTags(config),
+    settingsFor,
+    bootstrapDcs: (config.bootstrap?.dcs ?? {}) as Record<string, unknown>,
+    onFatal: (m) => {
+      fatalMessage = m;
+      log.critical(m);
+      onSignal('a fatal error');
+    },
+  });
+
+  const reload = () => {
+    try {
+      const next = loadConfigFile(configPath);
+      config = next.config;
+      for (const w of next.warnings) log.warn(`${configPath}: ${w}`);
+      log.info(`reloaded ${configPath}`);
+      pg.reload().catch((e: unknown) => log.warn(`PostgreSQL reload failed: ${errorText(e)}`));
+      loop.wake();
+    } catch (e) {
+      log.error(`reload of ${configPath} refused, keeping the running configuration: ${errorText(e)}`);
+    }
+  };
+  process.on('SIGHUP', () => {
+    log.info('received SIGHUP: reloading the configuration');
+    reload();
+  });
+
+  const api = buildServer({ view: () => loop.view(), clock: systemClock, auth, requestReload: reload, log });
+  const listen = parseHostPort(config.restapi.listen);
+  try {
+    await api.listen({ host: listen.host === '*' || listen.host === '' ? '0.0.0.0' : listen.host, port: listen.port });
+  } catch (e) {
+    log.critical(`cannot listen on restapi.listen ${config.restapi.listen}: ${errorText(e)}`);
+    await dcs.close();
+    return 1;
+  }
+  log.info(`pgwarden ${VERSION} node ${config.name} of cluster ${config.scope}: REST API on ${config.restapi.listen}`);
+  loop.start();
+
+  await stopRequested;
+  await loop.stop();
+  const paused = loop.paused();
+  const wasLeader = loop.holdsLeaderKey();
+  if (!paused) {
+    await pg.stop('fast', (config.postgresql.pg_ctl_timeout ?? 60) * 1000).catch((e: unknown) => log.error(`stopping PostgreSQL failed: ${errorText(e)}`));
+    log.info('PostgreSQL stopped');
+  }
+  loop.publishStopped('shutting down');
+  await api.close().catch(() => undefined);
+  if (!paused) {
+    if (wasLeader) {
+      const released = await dcs.deleteLeader(config.name).catch(() => false);
+      log.info(released ? 'released the leader key: the replicas can take over now' : 'the leader key was no longer mine');
+    }
+    await dcs.revokeLease().catch(() => undefined);
+  }
+  await dcs.close().catch(() => undefined);
+  log.info('pgwarden stopped');
+  return fatalMessage ? 1 : 0;
+}
