@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { buildServer } from '../api/server.js';
 import { HttpPeerApi } from '../api/peer-client.js';
 import { effectivePgParameters, resolveDynamic, type DynamicConfig } from '../config/dynamic.js';
-import { etcdEndpoints, loadConfigFile, parseHostPort } from '../config/load.js';
+import { etcdEndpoints, loadConfigFile, parseHostPort, parseListen } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Tags } from '../domain/cluster.js';
 import { systemClock } from '../domain/clock.js';
@@ -12,7 +12,7 @@ import { errorText } from '../errors.js';
 import type { Settings } from '../ha/types.js';
 import { createLogger, parseLogLevel, type Logger } from '../log.js';
 import { HaLoop } from '../loop/loop.js';
-import { LocalPostgres } from '../postgres/local.js';
+import { LocalPostgres } from '../postgres/pg-local.js';
 import { VERSION } from '../version.js';
 
 const BUILTIN_TAGS = ['nofailover', 'noloadbalance', 'clonefrom', 'nosync'];
@@ -99,15 +99,14 @@ export async function runDaemon(configPath: string): Promise<number> {
     logger: (m) => log.warn(m),
   });
   const peers = new HttpPeerApi(auth);
-  const pgListen = parseHostPort(config.postgresql.listen.split(',').pop()!.trim());
-  const pgHosts = config.postgresql.listen.slice(0, config.postgresql.listen.lastIndexOf(':')).split(',').map((h) => h.trim());
+  const pgListen = parseListen(config.postgresql.listen);
   const pgConnect = parseHostPort(config.postgresql.connect_address);
   const pg = new LocalPostgres({
     name: config.name,
     scope: config.scope,
     dataDir: resolve(config.postgresql.data_dir),
     binDir: config.postgresql.bin_dir ?? '/usr/lib/postgresql/15/bin',
-    listen: { hosts: pgHosts, port: pgListen.port },
+    listen: pgListen,
     connectHost: pgConnect.host,
     superuser: config.postgresql.authentication.superuser,
     replication: config.postgresql.authentication.replication,

@@ -126,6 +126,10 @@ export class HaLoop {
   private async cycle(): Promise<boolean> {
     const { dcs, clock, log } = this.deps;
     const ctx = this.ctx;
+    // Task state is read before etcd and PostgreSQL, so a task finishing mid-observation is seen
+    // as still running this cycle rather than as done with a cluster view from before its end.
+    const task = ctx.tasks.running;
+    const finished = task ? null : ctx.tasks.takeFinished();
     let dcsObs: Observation['dcs'];
     try {
       await dcs.ensureLease(ctx.settings.ttlMs / 1000);
@@ -153,8 +157,8 @@ export class HaLoop {
       dcs: dcsObs,
       pg,
       leaderUntil: ctx.leaderUntil,
-      task: ctx.tasks.running,
-      finished: ctx.tasks.takeFinished(),
+      task,
+      finished,
       peers: null,
     };
     let decision = decide(observation, this.memory);
