@@ -6,7 +6,7 @@ import pg from 'pg';
 import { parseLsn } from '../domain/lsn.js';
 import type { HistoryRow } from '../domain/cluster.js';
 import type { PgStatus } from '../domain/pg-status.js';
-import { errorText, PgwardenError } from '../errors.js';
+import { errorText, isPgwardenError, PgwardenError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isCleanShutdown, parseControlData, type ControlData } from './pg-controldata.js';
 import { conninfo, parseHistoryFile, PRIMARY_RECOVERY, programOptions, type ProgramOptions, renderHba, renderParameters, renderPgpass, renderRecovery, type ParamValue } from './pg-conf.js';
@@ -300,8 +300,16 @@ export class LocalPostgres implements Postgres {
   async needsRewind(source: Upstream): Promise<boolean> {
     await this.ensureCleanShutdown();
     await this.writePgpass();
-    const { stdout, stderr } = await runProgram(this.bin('pg_rewind'), this.rewindArgs(source, true), { timeoutMs: 60_000, env: this.childEnv() });
-    const text = `${stdout}\n${stderr}`;
+    let text: string;
+    try {
+      const { stdout, stderr } = await runProgram(this.bin('pg_rewind'), this.rewindArgs(source, true), { timeoutMs: 60_000, env: this.childEnv() });
+      text = `${stdout}\n${stderr}`;
+    } catch (e) {
+      // "servers diverged ... could not find previous WAL record": diverged, and the WAL a rewind
+      // would need is gone. Report divergence; the rewind will fail and the caller re-clones.
+      if (isPgwardenError(e, 'PG_COMMAND_FAILED') && /servers diverged/.test(e.message)) return true;
+      throw e;
+    }
     const needed = !/no rewind required/.test(text);
     this.o.logger.info(needed ? `history diverged from ${source.name}: pg_rewind is needed` : `history matches ${source.name}: no rewind needed`);
     return needed;
