@@ -17,6 +17,11 @@ export interface ReplicationRow {
 export type PgStatus =
   | {
       running: false;
+      /**
+       * A postmaster process exists (postmaster.pid names a live process) but does not accept
+       * queries yet or any more: starting up, shutting down, or in crash recovery.
+       */
+      postmasterAlive: boolean;
       /** Data directory holds a cluster (has PG_VERSION). */
       dataDirInitialized: boolean;
       /** From pg_controldata when the directory is initialized. */
