@@ -213,6 +213,7 @@ export async function runDaemon(configPath: string): Promise<number> {
     await pg.stop('fast', (config.postgresql.pg_ctl_timeout ?? 60) * 1000).catch((e: unknown) => log.error(`stopping PostgreSQL failed: ${errorText(e)}`));
     log.info('PostgreSQL stopped');
   }
+  loop.disarmFence();
   loop.publishStopped('shutting down');
   await api.close().catch(() => undefined);
   if (!paused) {

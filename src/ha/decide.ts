@@ -11,7 +11,9 @@ import { cloneSource, memberUpstream, streamSource } from './upstream.js';
  * Every return carries one reason sentence that is logged and shown by the REST API.
  */
 export function decide(obs: Observation, memory: Memory): Decision {
-  const mem = obs.pg.running ? { ...memory, crashedSince: null } : memory;
+  let mem = obs.pg.running ? { ...memory, crashedSince: null } : memory;
+  // A rejoin that failed has not proven this node's history matches the leader's: check again.
+  if (obs.finished?.kind === 'rejoin' && !obs.finished.ok) mem = { ...mem, mustCheckDivergence: true };
   if (!obs.dcs.ok) return decideWithoutDcs(obs, mem, obs.dcs.error);
 
   const cluster = obs.dcs.cluster;
@@ -166,7 +168,7 @@ function decideAsLeader(obs: Observation, cluster: ClusterSnapshot, mem: Memory)
     if (s.paused) {
       return { actions: [{ type: 'releaseLeader' }], reason: 'paused: PostgreSQL was demoted by hand, releasing the leader key', memory: mem };
     }
-    return { actions: [{ type: 'renewLeader' }, { type: 'promote' }], reason: 'promoting: I hold the leader key', memory: mem };
+    return { actions: [{ type: 'renewLeader' }, { type: 'promote' }], reason: 'promoting: I hold the leader key', memory: { ...mem, following: null } };
   }
   if (!pg.running && pg.postmasterAlive) {
     return { actions: [{ type: 'renewLeader' }], reason: 'waiting for PostgreSQL to accept connections; renewed the leader key', memory: mem };
@@ -189,11 +191,12 @@ function decideAsLeader(obs: Observation, cluster: ClusterSnapshot, mem: Memory)
   return {
     actions: [{ type: 'renewLeader' }, start],
     reason: `PostgreSQL is down; restarting it in place as ${role} while holding the leader key (${seconds(s.primaryStartTimeoutMs - down)} left of primary_start_timeout)`,
-    memory: { ...mem, crashedSince },
+    memory: { ...mem, crashedSince, following: null },
   };
 }
 
-function decideAsFollower(obs: Observation, cluster: ClusterSnapshot, leader: Member, mem: Memory): Decision {
+function decideAsFollower(obs: Observation, cluster: ClusterSnapshot, leader: Member, memory: Memory): Decision {
+  let mem = memory;
   const pg = obs.pg;
   if (runsAsPrimary(pg)) {
     if (obs.settings.paused) {
@@ -229,6 +232,21 @@ function decideAsFollower(obs: Observation, cluster: ClusterSnapshot, leader: Me
       reason: `rejoining as a replica of ${upstream.name}: this node was a primary, checking whether pg_rewind is needed`,
       memory: { ...mem, following: upstream.name, mustCheckDivergence: false },
     };
+  }
+  const clusterTl = clusterTimeline(cluster);
+  if (pg.timeline < clusterTl && pg.upstream === null) {
+    const behindSince = mem.behindSince ?? obs.now;
+    const grace = Math.max(2 * obs.settings.loopWaitMs, 5_000);
+    if (obs.now - behindSince > grace) {
+      return {
+        actions: [{ type: 'rejoin', upstream }],
+        reason: `rejoining as a replica of ${upstream.name}: still on timeline ${pg.timeline} while the cluster is on ${clusterTl} and not streaming, so this node may hold WAL the leader never had`,
+        memory: { ...mem, following: upstream.name, mustCheckDivergence: false, behindSince: null },
+      };
+    }
+    mem = { ...mem, behindSince };
+  } else if (mem.behindSince !== null) {
+    mem = { ...mem, behindSince: null };
   }
   if (mem.following !== upstream.name) {
     return {

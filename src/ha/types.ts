@@ -75,6 +75,11 @@ export interface Memory {
    * before it follows a leader, its history must be checked for divergence (pg_rewind).
    */
   mustCheckDivergence: boolean;
+  /**
+   * Monotonic ms since when this running replica has been on an older timeline than the
+   * cluster's and not streaming: it holds WAL the leader never had and needs a rejoin.
+   */
+  behindSince: number | null;
 }
 
 export const initialMemory: Memory = {
@@ -82,6 +87,7 @@ export const initialMemory: Memory = {
   lastMembers: [],
   following: null,
   mustCheckDivergence: false,
+  behindSince: null,
 };
 
 /**

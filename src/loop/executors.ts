@@ -6,6 +6,7 @@ import { errorText } from '../errors.js';
 import type { Action, ActionType, Settings } from '../ha/types.js';
 import type { Logger } from '../log.js';
 import { slotNameFor, type Postgres, type StartMode, type Upstream } from '../postgres/port.js';
+import type { LeaseFence } from './fence.js';
 import type { TaskRunner } from './tasks.js';
 
 /** What executors work with. Mutable fields are the shell's own bookkeeping. */
@@ -20,6 +21,8 @@ export interface ShellContext {
   settings: Settings;
   /** Local lease deadline (monotonic ms): send time of the last confirmed renewal + ttl. */
   leaderUntil: number | null;
+  /** Stops PostgreSQL if no renewal lands before the lease deadline (see LeaseFence). */
+  fence: LeaseFence;
   /** `bootstrap.dcs` of the local YAML, written to `config` by the node that bootstraps. */
   bootstrapDcs: Record<string, unknown>;
   /** Last `config` value seen in etcd, rewritten by the leader if the key disappears. */
@@ -68,7 +71,10 @@ async function acquire(ctx: ShellContext): Promise<boolean> {
     await ctx.dcs.ensureLease(ctx.settings.ttlMs / 1000);
   }
   const won = await ctx.dcs.attemptToAcquireLeader(ctx.name);
-  if (won) ctx.leaderUntil = sentAt + ctx.settings.ttlMs;
+  if (won) {
+    ctx.leaderUntil = sentAt + ctx.settings.ttlMs;
+    ctx.fence.arm(ctx.leaderUntil);
+  }
   return won;
 }
 
@@ -92,8 +98,13 @@ const executors: { [T in ActionType]: Executor<T> } = {
   async renewLeader(_a, ctx) {
     const sentAt = ctx.clock.now();
     const ok = await ctx.dcs.updateLeader(ctx.name);
-    ctx.leaderUntil = ok ? sentAt + ctx.settings.ttlMs : null;
-    if (!ok) ctx.log.warn('could not renew the leader key: it is gone or held by another node');
+    if (ok) {
+      ctx.leaderUntil = sentAt + ctx.settings.ttlMs;
+      ctx.fence.arm(ctx.leaderUntil);
+    } else {
+      ctx.leaderUntil = null;
+      ctx.fence.trip('etcd refused the leader renewal: the key is gone or held by another node');
+    }
     return ok;
   },
   async acquireLeader(a, ctx) {
@@ -109,6 +120,7 @@ const executors: { [T in ActionType]: Executor<T> } = {
   async releaseLeader(_a, ctx) {
     const deleted = await ctx.dcs.deleteLeader(ctx.name);
     ctx.leaderUntil = null;
+    ctx.fence.disarm();
     ctx.log.info(deleted ? 'released the leader key' : 'the leader key was not mine any more; nothing to release');
     return true;
   },

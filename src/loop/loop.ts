@@ -10,6 +10,7 @@ import { initialMemory, type Memory, type Observation, type SelfInfo, type Setti
 import type { Logger } from '../log.js';
 import type { Postgres } from '../postgres/port.js';
 import { execute, type ShellContext } from './executors.js';
+import { LeaseFence } from './fence.js';
 import { memberData, pgRole, pgState, type MemberIdentity } from './member-data.js';
 import { TaskRunner } from './tasks.js';
 
@@ -29,6 +30,9 @@ export interface LoopDeps {
   bootstrapDcs: Record<string, unknown>;
   onFatal(message: string): void;
 }
+
+/** The fence stops PostgreSQL this long before the local lease deadline; an immediate stop takes well under it. */
+const FENCE_MARGIN_MS = 1_500;
 
 /** How often an unchanged reason is logged again, so a quiet log still shows the node is alive. */
 const REASON_REPEAT_MS = 60_000;
@@ -64,8 +68,21 @@ export class HaLoop {
       clock: deps.clock,
       log: deps.log,
       tasks: new TaskRunner(deps.clock.now, (f) => {
-        if (f.ok) deps.log.info(`${f.kind} finished`);
-        else deps.log.error(`${f.kind} failed: ${f.error ?? 'unknown error'}`);
+        // A success is acted on at once; a failure waits for the next regular cycle (no hot retry).
+        if (f.ok) {
+          deps.log.info(`${f.kind} finished`);
+          this.wake();
+        } else {
+          deps.log.error(`${f.kind} failed: ${f.error ?? 'unknown error'}`);
+        }
+      }),
+      fence: new LeaseFence(deps.clock, FENCE_MARGIN_MS, async (reason) => {
+        if (this.ctx.settings.paused) {
+          deps.log.warn(`${reason}; paused, so PostgreSQL is left running`);
+          return;
+        }
+        deps.log.warn(`fencing: ${reason}; stopping PostgreSQL immediately`);
+        await deps.pg.stop('immediate', 5_000).catch((e: unknown) => deps.log.error(`fencing stop failed: ${errorText(e)}`));
         this.wake();
       }),
       settings,
@@ -101,6 +118,11 @@ export class HaLoop {
     this.wake();
     await this.running;
     await this.ctx.tasks.cancel(10_000);
+  }
+
+  /** After shutdown stopped PostgreSQL: nothing left to fence. */
+  disarmFence(): void {
+    this.ctx.fence.disarm();
   }
 
   private async run(): Promise<void> {
@@ -143,7 +165,10 @@ export class HaLoop {
     } catch (e) {
       dcsObs = { ok: false, error: errorText(e) };
     }
-    if (dcsObs.ok && dcsObs.cluster.leader?.name !== ctx.name) ctx.leaderUntil = null;
+    if (dcsObs.ok && dcsObs.cluster.leader?.name !== ctx.name) {
+      ctx.leaderUntil = null;
+      ctx.fence.disarm();
+    }
     if (ctx.leaderUntil !== null && clock.now() >= ctx.leaderUntil) ctx.leaderUntil = null;
 
     const pg = await this.probe();
@@ -172,21 +197,22 @@ export class HaLoop {
     this.logReason(decision.reason);
 
     let again = false;
+    let failed = false;
     for (const action of decision.actions) {
       if (action.type === 'probePeers') continue;
-      let ok = false;
       try {
-        ok = await execute(action, ctx);
+        failed = !(await execute(action, ctx));
       } catch (e) {
         log.error(`${action.type} failed: ${errorText(e)}`);
+        failed = true;
       }
       if (['stop', 'acquireLeader', 'releaseLeader', 'cancelTask'].includes(action.type)) again = true;
-      if (!ok) {
-        again = true;
-        break;
-      }
+      if (failed) break;
     }
-    if (dcsObs.ok) await this.publishMember(dcsObs.cluster);
+    // After a failed action (etcd may be hanging) go straight to the next observation: another
+    // slow etcd call for the member key must not delay a demotion.
+    if (dcsObs.ok && !failed) await this.publishMember(dcsObs.cluster);
+    again ||= failed;
     this.lastCycleAt = clock.now();
     this.currentView = this.buildView(decision.reason);
     return again || !dcsObs.ok;

@@ -82,6 +82,7 @@ const memArb: fc.Arbitrary<Memory> = fc.record({
   lastMembers: fc.constant([]),
   following: fc.option(fc.constantFrom(...names), { nil: null }),
   mustCheckDivergence: fc.boolean(),
+  behindSince: fc.option(fc.integer({ min: 0, max: 100_000 }), { nil: null }),
 });
 
 const holdsKey = (o: Observation) => o.dcs.ok && o.dcs.cluster.leader?.name === o.self.name;

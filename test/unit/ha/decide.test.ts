@@ -181,6 +181,31 @@ const rows: Row[] = [
     check: (a) => assert.deepEqual(a[0], { type: 'start', role: 'replica', upstream: up('n2', 5433) }),
   },
   {
+    name: 'a failed rejoin leaves the divergence check armed for the next cycle',
+    obs: obs({ pg: stoppedPg('shut down in recovery'), dcs: { ok: true, cluster: withLeader(cluster(), 'n2') }, finished: { kind: 'rejoin', ok: false, error: 'leader unreachable', finishedAt: 99_000 } }),
+    actions: ['rejoin'], reason: /rejoining as a replica of n2/,
+  },
+  {
+    name: 'a replica stuck on an older timeline than the cluster and not streaming rejoins after a grace period',
+    obs: obs({ pg: replicaPg(1000, null), dcs: { ok: true, cluster: withLeader(cluster({ history: [[1, 500, 'promoted']] }), 'n2') } }),
+    memory: mem({ following: 'n2', behindSince: 90_000 }),
+    actions: ['rejoin'], reason: /still on timeline 1 while the cluster is on 2/,
+  },
+  {
+    name: 'a replica that just fell behind the cluster timeline gets time to switch timelines',
+    obs: obs({ pg: replicaPg(1000, null), dcs: { ok: true, cluster: withLeader(cluster({ history: [[1, 500, 'promoted']] }), 'n2') } }),
+    memory: mem({ following: 'n2' }),
+    actions: [], reason: /not streaming yet/,
+    check: (_a, m) => assert.equal(m.behindSince, 100_000),
+  },
+  {
+    name: 'a leader restarting PostgreSQL in place forgets whom it followed',
+    obs: obs({ pg: stoppedPg('in production'), dcs: { ok: true, cluster: withLeader(cluster(), 'n1') } }),
+    memory: mem({ following: 'n2' }),
+    actions: ['renewLeader', 'start'], reason: /restarting it in place/,
+    check: (_a, m) => assert.equal(m.following, null),
+  },
+  {
     name: 'a running replica is pointed at a new leader',
     obs: obs({ pg: replicaPg(), dcs: { ok: true, cluster: withLeader(cluster(), 'n3') } }),
     memory: mem({ following: 'n2' }),

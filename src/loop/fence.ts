@@ -1,0 +1,42 @@
+import type { Clock } from '../domain/clock.js';
+
+/**
+ * The backstop of DESIGN §4 "a primary that cannot renew must stop taking writes before its lease
+ * can expire". The HA loop arms it after every renewal etcd confirmed, with the local lease
+ * deadline; if no further renewal lands by `deadline − margin` — because etcd calls hang, the
+ * loop is stuck in a slow await, or etcd refused the renewal — it stops PostgreSQL at once.
+ * It never renews anything: the lease is still renewed only from the loop.
+ * (A frozen process freezes this timer too; that case belongs to the watchdog.)
+ */
+export class LeaseFence {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly marginMs: number,
+    private readonly stopNow: (reason: string) => Promise<void>,
+  ) {}
+
+  /** A renewal was confirmed: the lease holds at least until `leaderUntil` (monotonic ms). */
+  arm(leaderUntil: number): void {
+    this.disarm();
+    const delay = Math.max(0, leaderUntil - this.marginMs - this.clock.now());
+    this.timer = setTimeout(() => this.trip(`no lease renewal succeeded and the leader lease runs out in ${Math.round(this.marginMs / 100) / 10} s`), delay);
+  }
+
+  /** This node no longer acts as leader (released the key, demoted, or stopped PostgreSQL itself). */
+  disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  get armed(): boolean {
+    return this.timer !== null;
+  }
+
+  /** Stops PostgreSQL now (e.g. etcd refused the renewal: another node holds the key). */
+  trip(reason: string): void {
+    this.disarm();
+    void this.stopNow(reason);
+  }
+}
