@@ -28,8 +28,9 @@ fi
 cd "$repo"
 step() { printf '\n==== %s ====\n' "$1"; }
 step "unit and property tests"
-node --import tsx --test --test-reporter=spec 'test/unit/**/*.test.ts'
+# Node 20's test runner takes files, not globs.
+node --import tsx --test --test-reporter=spec $(find test/unit -name '*.test.ts' | sort)
 step "integration tests (real etcd and PostgreSQL 15)"
-node --import tsx --test --test-concurrency=1 --test-reporter=spec 'test/integration/**/*.test.ts'
+node --import tsx --test --test-concurrency=1 --test-reporter=spec $(find test/integration -name '*.test.ts' | sort)
 step "acceptance features (etcd, PostgreSQL, pgwarden agents, haproxy)"
 npx cucumber-js
