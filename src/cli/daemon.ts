@@ -12,7 +12,7 @@ import { errorText } from '../errors.js';
 import type { Settings } from '../ha/types.js';
 import { createLogger, parseLogLevel, type Logger } from '../log.js';
 import { HaLoop } from '../loop/loop.js';
-import { LocalPostgres } from '../postgres/pg-local.js';
+import { LocalPostgres } from '../postgres/local.js';
 import { VERSION } from '../version.js';
 
 const BUILTIN_TAGS = ['nofailover', 'noloadbalance', 'clonefrom', 'nosync'];

@@ -1,149 +1,231 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { createLogger } from '../../src/log.js';
-import { LocalPostgres } from '../../src/postgres/pg-local.js';
+import { isPgwardenError } from '../../src/errors.js';
+import type { LocalPostgres } from '../../src/postgres/local.js';
 import type { Upstream } from '../../src/postgres/port.js';
+import { captureLog, makeNode, pgSkipReason, sql, timed, until, type CapturedLog } from '../support/pg.js';
 
-const asRoot = process.getuid?.() === 0;
-const skip = asRoot ? 'PostgreSQL refuses to run as root: run as the postgres user (npm test does)' : false;
-const BIN = '/usr/lib/postgresql/15/bin';
-const PORTS = [55401, 55402];
-const PW = 'it-pw';
+const PORT_A = 55400;
+const PORT_B = 55401;
+const PORT_C = 55402;
+const PORT_NOBODY = 55409;
+const timings: Record<string, number> = {};
 
-function node(dir: string, name: string, port: number): LocalPostgres {
-  return new LocalPostgres({
-    name, scope: 'itest', dataDir: join(dir, name), binDir: BIN,
-    listen: { hosts: ['127.0.0.1'], port }, connectHost: '127.0.0.1',
-    superuser: { username: 'postgres', password: PW }, replication: { username: 'replicator', password: 'rep-pw' },
-    rewind: { username: 'rewinder', password: 'rew-pw' },
-    parameters: () => ({ max_wal_senders: 10, max_replication_slots: 10, wal_level: 'replica', shared_buffers: '16MB', wal_keep_size: '128MB' }),
-    pgHba: () => ['host replication replicator 127.0.0.1/32 scram-sha-256', 'host all all 127.0.0.1/32 scram-sha-256'],
-    initdbOptions: [{ encoding: 'UTF8' }, 'data-checksums'], basebackupOptions: [],
-    bootstrapUsers: { app: { password: 'app-pw', options: ['createdb'] } },
-    pgpassPath: join(dir, `pgpass_${name}`), queryTimeoutMs: 5_000,
-    logger: createLogger('WARNING'),
-  });
-}
-
-async function sql(port: number, text: string, user = 'postgres', password = PW): Promise<pg.QueryResultRow[]> {
-  const c = new pg.Client({ host: '127.0.0.1', port, user, password, database: 'postgres', connectionTimeoutMillis: 5_000 });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return (await c.query(text)).rows;
-  } finally {
-    await c.end();
-  }
-}
-
-async function until<T>(what: string, fn: () => Promise<T | null | false>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => null);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-describe('LocalPostgres on real PostgreSQL 15', { skip }, () => {
+describe('LocalPostgres on real PostgreSQL 15', { skip: pgSkipReason() }, () => {
   let dir = '';
+  let log: CapturedLog;
+  let params: Record<string, string | number | boolean>;
   let a: LocalPostgres;
   let b: LocalPostgres;
-  const upA: Upstream = { name: 'a', host: '127.0.0.1', port: PORTS[0]! };
-  const upB: Upstream = { name: 'b', host: '127.0.0.1', port: PORTS[1]! };
+  const upA: Upstream = { name: 'a', host: '127.0.0.1', port: PORT_A };
+  const upB: Upstream = { name: 'b', host: '127.0.0.1', port: PORT_B };
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'pgwarden-pg-it-'));
-    a = node(dir, 'a', PORTS[0]!);
-    b = node(dir, 'b', PORTS[1]!);
+    log = captureLog();
+    params = { max_wal_senders: 10, max_replication_slots: 10, wal_level: 'replica', shared_buffers: '16MB', wal_keep_size: '128MB', fsync: false };
+    a = makeNode(dir, 'a', PORT_A, log, { parameters: () => params });
+    b = makeNode(dir, 'b', PORT_B, log, { parameters: () => params });
   });
+
   after(async () => {
-    await a?.stop('immediate', 10_000).catch(() => undefined);
-    await b?.stop('immediate', 10_000).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    for (const n of [a, b]) await n?.stop('immediate', 10_000).catch(() => undefined);
+    console.log(`# timings (ms): ${JSON.stringify(timings)}`);
+    if (process.env.PGWARDEN_KEEP_TEST_DIRS) console.log(`# kept ${dir}\n${log.lines.join("\n")}`);
+    else rmSync(dir, { recursive: true, force: true });
   });
 
-  it('reports an empty data directory as uninitialized and not running', async () => {
-    const s = await a.probe();
-    assert.deepEqual(s, { running: false, postmasterAlive: false, dataDirInitialized: false, systemIdentifier: null, controlState: null, timeline: null });
+  it('reports a data directory that does not exist as uninitialized and not running', async () => {
+    assert.deepEqual(await a.probe(), { running: false, postmasterAlive: false, dataDirInitialized: false, systemIdentifier: null, controlState: null, timeline: null });
   });
 
-  it('initializes, starts as primary, creates the users and probes primary fields', async () => {
-    await a.initdb();
-    await a.start({ role: 'primary' }, 30_000);
+  it('initializes a cluster, starts it as primary, creates the users and probes the primary fields', async () => {
+    [, timings.initdb] = await timed(() => a.initdb());
+    [, timings.startPrimary] = await timed(() => a.start({ role: 'primary' }, 30_000));
     await a.createBootstrapUsers();
+    await a.createBootstrapUsers(); // idempotent: the second run alters what the first created
     const s = await a.probe();
     assert.ok(s.running);
     assert.equal(s.inRecovery, false);
     assert.equal(s.timeline, 1);
-    assert.match(s.systemIdentifier, /^\d{10,}$/);
+    assert.match(s.systemIdentifier, /^\d{15,}$/);
     assert.ok(s.lsn > 0);
-    assert.ok(s.serverVersion >= 150000);
-    const roles = await sql(PORTS[0]!, `SELECT rolname, rolreplication FROM pg_roles WHERE rolname IN ('replicator','rewinder','app') ORDER BY 1`);
-    assert.deepEqual(roles.map((r) => [r.rolname, r.rolreplication]), [['app', false], ['replicator', true], ['rewinder', false]]);
-    await sql(PORTS[0]!, 'SELECT 1', 'app', 'app-pw');
+    assert.equal(s.receivedLsn, null);
+    assert.ok(s.serverVersion >= 150000 && s.serverVersion < 160000);
+    assert.match(s.postmasterStartTime, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
+    assert.deepEqual([s.replication, s.upstream, s.pendingRestart], [[], null, false]);
+
+    const roles = await sql(PORT_A, `SELECT rolname, rolreplication, rolcreatedb, rolconnlimit FROM pg_roles WHERE rolname IN ('replicator','rewinder','app') ORDER BY 1`);
+    assert.deepEqual(roles.map((r) => [r.rolname, r.rolreplication, r.rolcreatedb, r.rolconnlimit]), [['app', false, true, 5], ['replicator', true, false, -1], ['rewinder', false, false, -1]]);
+    const [grant] = await sql(PORT_A, `SELECT has_function_privilege('rewinder', 'pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)', 'EXECUTE') AS ok`);
+    assert.equal(grant?.ok, true);
+    assert.equal((await sql(PORT_A, 'SELECT current_user AS u', 'app', 'app-pw'))[0]?.u, 'app');
   });
 
-  it('clones a replica that streams through its slot and sees new data', async () => {
+  it('writes its settings into pgwarden.conf, included once from postgresql.conf, with the recovery file last', async () => {
+    const conf = readFileSync(join(dir, 'a', 'postgresql.conf'), 'utf8');
+    assert.equal(conf.split('\n').filter((l) => l === "include_if_exists = 'pgwarden.conf'").length, 1);
+    const lines = readFileSync(join(dir, 'a', 'pgwarden.conf'), 'utf8').trim().split('\n');
+    for (const l of ["cluster_name = 'itest'", `port = ${PORT_A}`, "listen_addresses = '127.0.0.1'", "hot_standby = on", "wal_log_hints = on", "unix_socket_directories = '/tmp'"]) assert.ok(lines.includes(l), l);
+    assert.equal(lines.at(-1), "include_if_exists = 'pgwarden.recovery.conf'");
+    const [shown] = await sql(PORT_A, `SELECT current_setting('cluster_name') AS c, current_setting('wal_log_hints') AS w`);
+    assert.deepEqual(shown, { c: 'itest', w: 'on' });
+  });
+
+  it('refuses to clone into a directory that is not empty, and cleans up after a failed clone', async () => {
+    const busy = makeNode(dir, 'busy', PORT_C, log);
+    mkdirSync(join(dir, 'busy'));
+    writeFileSync(join(dir, 'busy', 'keep.txt'), 'precious');
+    await assert.rejects(busy.basebackup(upA), (e) => isPgwardenError(e, 'PG_COMMAND_FAILED') && /not empty/.test(e.message));
+    assert.equal(readFileSync(join(dir, 'busy', 'keep.txt'), 'utf8'), 'precious');
+
+    const lost = makeNode(dir, 'lost', PORT_C, log);
+    await assert.rejects(lost.basebackup({ name: 'nobody', host: '127.0.0.1', port: PORT_NOBODY }), (e) => isPgwardenError(e, 'PG_COMMAND_FAILED') && /pg_basebackup/.test(e.message) && /connect|refused/i.test(e.message));
+    assert.equal(existsSync(join(dir, 'lost')), false);
+  });
+
+  it('clones a replica that streams through its slot, reports replica fields and sees new data', async () => {
     await a.syncReplicationSlots(['b']);
-    await b.basebackup(upA);
-    await b.start({ role: 'replica', upstream: upA, slotName: 'b' }, 30_000);
-    await sql(PORTS[0]!, 'CREATE TABLE t(id int); INSERT INTO t VALUES (1)');
-    const s = await until('streaming', async () => { const p = await b.probe(); return p.running && p.upstream ? p : null; });
+    [, timings.basebackup] = await timed(() => b.basebackup(upA));
+    assert.equal(statSync(join(dir, 'b')).mode & 0o777, 0o700);
+    assert.equal(statSync(join(dir, 'pgpass_b')).mode & 0o777, 0o600);
+    [, timings.startReplica] = await timed(() => b.start({ role: 'replica', upstream: upA, slotName: 'b' }, 30_000));
+    await sql(PORT_A, 'CREATE TABLE t(id int); INSERT INTO t VALUES (1)');
+    const s = await until('b streams', async () => {
+      const p = await b.probe();
+      return p.running && p.upstream !== null ? p : null;
+    });
     assert.ok(s.running && s.inRecovery);
-    assert.equal(s.upstream, `127.0.0.1:${PORTS[0]}`);
-    await until('row on the replica', async () => (await sql(PORTS[1]!, 'SELECT count(*)::int AS n FROM t'))[0]?.n === 1);
+    assert.equal(s.upstream, `127.0.0.1:${PORT_A}`);
+    assert.equal(s.timeline, 1);
+    assert.ok(s.receivedLsn !== null && s.replayedLsn !== null && s.lsn === Math.max(s.receivedLsn, s.replayedLsn));
+    assert.equal(s.replayPaused, false);
+    await until('row 1 on b', async () => (await sql(PORT_B, 'SELECT count(*)::int AS n FROM t'))[0]?.n === 1);
     const primary = await a.probe();
     assert.ok(primary.running);
-    assert.deepEqual(primary.replication.map((r) => [r.application_name, r.state]), [['b', 'streaming']]);
-    const slots = await sql(PORTS[0]!, `SELECT slot_name, active FROM pg_replication_slots`);
-    assert.deepEqual(slots.map((r) => [r.slot_name, r.active]), [['b', true]]);
+    assert.deepEqual(primary.replication.map((r) => [r.usename, r.application_name, r.client_addr, r.state]), [['replicator', 'b', '127.0.0.1', 'streaming']]);
+    assert.deepEqual(await sql(PORT_A, 'SELECT slot_name, active FROM pg_replication_slots'), [{ slot_name: 'b', active: true }]);
   });
 
-  it('leaves an unchanged upstream alone and reloads a changed one', async () => {
+  it('leaves an unchanged upstream alone, reloads a changed one, and asks a primary for a restart', async () => {
     assert.equal(await b.follow(upA, 'b'), 'unchanged');
     assert.equal(await b.follow(upA, null), 'reloaded');
-    assert.equal(await a.follow(upB, null), 'restart-needed');
+    await until('b streams without its slot', async () => (await sql(PORT_A, 'SELECT active FROM pg_replication_slots'))[0]?.active === false);
+    await until('b streams again', async () => {
+      const p = await b.probe();
+      return p.running && p.upstream !== null;
+    });
+    assert.equal(await a.follow(upB, 'a'), 'restart-needed');
   });
 
-  it('promotes the replica, reads its timeline history, and rewinds the crashed old primary', async () => {
-    await b.promote(30_000);
+  it('drops physical slots nobody wants, keeps wanted ones', async () => {
+    await a.syncReplicationSlots(['c']);
+    assert.deepEqual(await sql(PORT_A, 'SELECT slot_name FROM pg_replication_slots ORDER BY 1'), [{ slot_name: 'c' }]);
+    await a.syncReplicationSlots(['b']);
+    assert.deepEqual(await sql(PORT_A, 'SELECT slot_name FROM pg_replication_slots ORDER BY 1'), [{ slot_name: 'b' }]);
+  });
+
+  it('re-renders parameters on reload and reports a parameter that needs a restart', async () => {
+    params = { ...params, work_mem: '7MB', shared_buffers: '24MB' };
+    await a.reload();
+    await until('work_mem is reloaded', async () => (await sql(PORT_A, 'SHOW work_mem'))[0]?.work_mem === '7MB');
+    const s = await until('pending restart', async () => {
+      const p = await a.probe();
+      return p.running && p.pendingRestart ? p : null;
+    });
+    assert.ok(s.running && s.pendingRestart);
+  });
+
+  it('promotes the replica, reads its timeline history, and rewinds the diverged old primary into a streaming replica', async () => {
+    [, timings.promote] = await timed(() => b.promote(30_000));
     const pb = await b.probe();
     assert.ok(pb.running && !pb.inRecovery);
     assert.equal(pb.timeline, 2);
     const hist = await b.timelineHistory(2);
     assert.equal(hist.length, 1);
     assert.equal(hist[0]![0], 1);
-    await b.checkpoint();
-    await sql(PORTS[0]!, 'INSERT INTO t VALUES (2)');
+    assert.ok(hist[0]![1] > 0);
+    assert.deepEqual(await b.timelineHistory(1), []);
+
+    await sql(PORT_A, 'INSERT INTO t VALUES (2)'); // written only on the old primary: diverges
     await a.stop('immediate', 10_000);
-    const stopped = await a.probe();
-    assert.equal(stopped.running, false);
-    assert.ok(!stopped.running && stopped.controlState === 'in production');
-    assert.equal(await a.needsRewind(upB), true);
-    await a.rewind(upB);
+    const crashed = await a.probe();
+    assert.ok(!crashed.running);
+    assert.deepEqual([crashed.postmasterAlive, crashed.controlState, crashed.timeline], [false, 'in production', 1]);
+
+    [timings.needsRewindAnswer, timings.needsRewind] = await timed(async () => ((await a.needsRewind(upB)) ? 1 : 0));
+    assert.equal(timings.needsRewindAnswer, 1);
+    assert.ok(log.lines.some((l) => /single-user crash recovery/.test(l)));
+    [, timings.rewind] = await timed(() => a.rewind(upB));
     await b.syncReplicationSlots(['a']);
-    await a.start({ role: 'replica', upstream: upB, slotName: 'a' }, 30_000);
-    await sql(PORTS[1]!, 'INSERT INTO t VALUES (3)');
-    await until('old primary follows the new one', async () => (await sql(PORTS[0]!, 'SELECT count(*)::int AS n FROM t'))[0]?.n === 2);
-    const rows = await sql(PORTS[0]!, 'SELECT id FROM t ORDER BY id');
-    assert.deepEqual(rows.map((r) => r.id), [1, 3], 'the diverged row 2 is rewound away, row 3 arrives');
+    [, timings.startRewound] = await timed(() => a.start({ role: 'replica', upstream: upB, slotName: 'a' }, 30_000));
+    await sql(PORT_B, 'INSERT INTO t VALUES (3)');
+    await until('a follows b', async () => (await sql(PORT_A, 'SELECT count(*)::int AS n FROM t'))[0]?.n === 2);
+    assert.deepEqual((await sql(PORT_A, 'SELECT id FROM t ORDER BY id')).map((r) => r.id), [1, 3], 'row 2 is rewound away, row 3 arrives');
+    const pa = await until('a streams from b', async () => {
+      const p = await a.probe();
+      return p.running && p.upstream !== null ? p : null;
+    });
+    assert.ok(pa.running && pa.inRecovery);
+    assert.deepEqual([pa.timeline, pa.upstream], [2, `127.0.0.1:${PORT_B}`]);
   });
 
-  it('a cleanly stopped replica of the same history needs no rewind', async () => {
+  it('says a cleanly stopped replica of the same history needs no rewind', async () => {
     await a.stop('fast', 20_000);
+    const s = await a.probe();
+    assert.ok(!s.running);
+    assert.deepEqual([s.postmasterAlive, s.controlState], [false, 'shut down in recovery']);
     assert.equal(await a.needsRewind(upB), false);
   });
 
-  it('moves a data directory aside instead of deleting it', async () => {
-    const moved = await a.moveDataDirAside('test');
-    assert.match(moved, /a\.failed\./);
+  it('finishes recovery of a crashed replica without a history of its own before checking it', async () => {
+    await a.start({ role: 'replica', upstream: upB, slotName: 'a' }, 30_000);
+    await a.stop('immediate', 10_000);
     const s = await a.probe();
-    assert.equal(s.dataDirInitialized, false);
+    assert.ok(!s.running && s.controlState === 'in archive recovery');
+    assert.equal(await a.needsRewind(upB), false);
+    assert.ok(log.lines.some((l) => /as a standby without a source/.test(l)));
+    const after = await a.probe();
+    assert.ok(!after.running && after.controlState === 'shut down in recovery');
+  });
+
+  it('stops a server that does not react to pg_ctl by killing it, and a stopped server is no error', async () => {
+    await a.start({ role: 'replica', upstream: upB, slotName: 'a' }, 30_000);
+    const pid = Number(readFileSync(join(dir, 'a', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    process.kill(pid, 'SIGSTOP');
+    [, timings.stopEscalated] = await timed(() => a.stop('fast', 2_000));
+    assert.equal(existsSync(`/proc/${pid}/cwd`) && statSync(`/proc/${pid}/cwd`, { throwIfNoEntry: false }) !== undefined, false, 'the postmaster is gone');
+    assert.ok(log.lines.some((l) => /SIGKILL/.test(l)));
+    await a.stop('fast', 2_000);
+    const s = await a.probe();
+    assert.ok(!s.running && !s.postmasterAlive);
+    await a.start({ role: 'replica', upstream: upB, slotName: 'a' }, 30_000);
+    assert.ok((await a.probe()).running);
+  });
+
+  it('refuses to start a running server, and explains a failed start with the server log', async () => {
+    await assert.rejects(a.start({ role: 'primary' }, 10_000), (e) => isPgwardenError(e, 'PG_COMMAND_FAILED') && /already running/.test(e.message));
+    await a.stop('fast', 20_000);
+    const good = params;
+    params = { ...params, shared_buffers: 'lots' };
+    try {
+      await assert.rejects(a.start({ role: 'replica', upstream: upB, slotName: 'a' }, 10_000), (e) => isPgwardenError(e, 'PG_COMMAND_FAILED') && /shared_buffers/.test(e.message) && e.message.includes(join(dir, 'a.log')));
+    } finally {
+      params = good;
+    }
+    await a.start({ role: 'replica', upstream: upB, slotName: 'a' }, 30_000);
+  });
+
+  it('refuses to move a running data directory, then moves a stopped one aside without deleting it', async () => {
+    await assert.rejects(a.moveDataDirAside('test'), (e) => isPgwardenError(e, 'PG_COMMAND_FAILED') && /runs in it/.test(e.message));
+    await a.stop('fast', 20_000);
+    const moved = await a.moveDataDirAside('the test says so');
+    assert.match(moved, /\/a\.failed\.\d{4}-\d\d-\d\dT\d{6}\.\d{3}Z$/);
+    assert.ok(existsSync(join(moved, 'PG_VERSION')));
+    assert.ok(log.lines.some((l) => l.includes(join(dir, 'a')) && l.includes(moved) && l.includes('the test says so')));
+    assert.equal((await a.probe()).dataDirInitialized, false);
   });
 });
