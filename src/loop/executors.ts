@@ -5,8 +5,8 @@ import type { Dcs } from '../dcs/port.js';
 import { errorText } from '../errors.js';
 import type { Action, ActionType, Settings } from '../ha/types.js';
 import type { Logger } from '../log.js';
-import { slotNameFor, type Postgres, type StartMode, type Upstream } from '../postgres/port.js';
-import type { LeaseFence } from './fence.js';
+import { slotNameFor, type Postgres, type StartMode, type StopMode, type Upstream } from '../postgres/port.js';
+import { stopBudgetMs, type LeaseFence } from './fence.js';
 import type { TaskRunner } from './tasks.js';
 
 /** What executors work with. Mutable fields are the shell's own bookkeeping. */
@@ -49,9 +49,16 @@ type Executor<T extends ActionType> = (a: Extract<Action, { type: T }>, ctx: She
  * escalates to immediate inside the adapter) a second before the lease could expire.
  */
 function stopTimeoutMs(ctx: ShellContext): number {
-  const normal = Math.max(2_000, ctx.settings.retryTimeoutMs);
-  if (ctx.leaderUntil === null) return normal;
-  return Math.max(500, Math.min(normal, ctx.leaderUntil - ctx.clock.now() - 1_000));
+  return stopBudgetMs(ctx.settings.retryTimeoutMs, ctx.leaderUntil, ctx.clock.now());
+}
+
+/**
+ * PostgreSQL stopped on the loop's own order: nothing is left for the fence to stop, and a fence
+ * still armed would kill the read-only server the loop starts next.
+ */
+async function stopPg(ctx: ShellContext, mode: StopMode): Promise<void> {
+  await ctx.pg.stop(mode, stopTimeoutMs(ctx));
+  ctx.fence.disarm();
 }
 const startTimeoutMs = 60_000;
 
@@ -160,6 +167,8 @@ const executors: { [T in ActionType]: Executor<T> } = {
   },
   async start(a, ctx) {
     const mode: StartMode = a.role === 'primary' ? { role: 'primary' } : replicaMode(ctx, a.upstream);
+    // PostgreSQL is down (or this would be a stop); a server started read-only needs no fence.
+    if (a.role === 'replica') ctx.fence.disarm();
     ctx.tasks.start('start', (signal) => ctx.pg.start(mode, startTimeoutMs, signal));
     return true;
   },
@@ -168,14 +177,14 @@ const executors: { [T in ActionType]: Executor<T> } = {
     return true;
   },
   async stop(a, ctx) {
-    await ctx.pg.stop(a.mode, stopTimeoutMs(ctx));
+    await stopPg(ctx, a.mode);
     return true;
   },
   async follow(a, ctx) {
     const result = await ctx.pg.follow(a.upstream, slotFor(ctx, a.upstream));
     if (result === 'restart-needed') {
       ctx.tasks.start('start', async (signal) => {
-        await ctx.pg.stop('fast', stopTimeoutMs(ctx));
+        await stopPg(ctx, 'fast');
         await startReplica(ctx, a.upstream, signal);
       });
     } else if (result === 'reloaded') {
@@ -185,7 +194,7 @@ const executors: { [T in ActionType]: Executor<T> } = {
   },
   async rejoin(a, ctx) {
     ctx.tasks.start('rejoin', async (signal) => {
-      await ctx.pg.stop('fast', stopTimeoutMs(ctx));
+      await stopPg(ctx, 'fast');
       let diverged: boolean;
       try {
         diverged = await ctx.pg.needsRewind(a.upstream);

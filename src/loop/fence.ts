@@ -8,6 +8,19 @@ import type { Clock } from '../domain/clock.js';
  * It never renews anything: the lease is still renewed only from the loop.
  * (A frozen process freezes this timer too; that case belongs to the watchdog.)
  */
+/** The fence stops PostgreSQL this long before the local lease deadline; an immediate stop takes well under it. */
+export const FENCE_MARGIN_MS = 1_500;
+
+/**
+ * How long the loop lets a `pg_ctl stop` run before it escalates to an immediate stop. A leader's
+ * stop must finish before the fence would fire, or the two race over the same server.
+ */
+export function stopBudgetMs(retryTimeoutMs: number, leaderUntil: number | null, now: number): number {
+  const normal = Math.max(2_000, retryTimeoutMs);
+  if (leaderUntil === null) return normal;
+  return Math.max(500, Math.min(normal, leaderUntil - FENCE_MARGIN_MS - 250 - now));
+}
+
 export class LeaseFence {
   private timer: NodeJS.Timeout | null = null;
 

@@ -10,7 +10,7 @@ import { initialMemory, type Memory, type Observation, type SelfInfo, type Setti
 import type { Logger } from '../log.js';
 import type { Postgres } from '../postgres/port.js';
 import { execute, type ShellContext } from './executors.js';
-import { LeaseFence } from './fence.js';
+import { FENCE_MARGIN_MS, LeaseFence } from './fence.js';
 import { memberData, pgRole, pgState, type MemberIdentity } from './member-data.js';
 import { TaskRunner } from './tasks.js';
 
@@ -30,9 +30,6 @@ export interface LoopDeps {
   bootstrapDcs: Record<string, unknown>;
   onFatal(message: string): void;
 }
-
-/** The fence stops PostgreSQL this long before the local lease deadline; an immediate stop takes well under it. */
-const FENCE_MARGIN_MS = 1_500;
 
 /** How often an unchanged reason is logged again, so a quiet log still shows the node is alive. */
 const REASON_REPEAT_MS = 60_000;
