@@ -27,10 +27,13 @@ fi
 
 cd "$repo"
 step() { printf '\n==== %s ====\n' "$1"; }
+step "type check (src, tests, bench, features)"
+npx tsc -p tsconfig.test.json
+npx tsc -p features/tsconfig.json
 step "unit and property tests"
 # Node 20's test runner takes files, not globs.
 node --import tsx --test --test-reporter=spec $(find test/unit -name '*.test.ts' | sort)
 step "integration tests (real etcd and PostgreSQL 15)"
-node --import tsx --test --test-concurrency=1 --test-reporter=spec $(find test/integration -name '*.test.ts' | sort)
+node --import tsx --test --test-concurrency=1 --test-reporter=spec $(find test/integration features/harness-selftest -name '*.test.ts' | sort)
 step "acceptance features (etcd, PostgreSQL, pgwarden agents, haproxy)"
 npx cucumber-js

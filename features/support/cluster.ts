@@ -1,0 +1,186 @@
+import { copyFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startEtcd, type EtcdProcess } from '../../test/support/etcd.js';
+import { DcsView } from './dcs.js';
+import { Haproxy } from './haproxy.js';
+import { AgentNode, deepMerge } from './node.js';
+import { forgetDataDir } from './process.js';
+import { describeError } from './poll.js';
+import { MAX_NODES, type PortSlot } from './ports.js';
+import { rest } from './rest.js';
+import { isInRecovery, walReceiver, replicationRows, type PgTarget } from './sql.js';
+
+/**
+ * Agent log lines that mean a programming error in pgwarden: any of them fails the scenario.
+ * Case-insensitive; BUG as a word only, so that DEBUG log levels do not count.
+ */
+export const BUG_PATTERN = /\bBUG\b|Unhandled|uncaught/i;
+
+/**
+ * Everything one scenario runs: an etcd, up to five pgwarden agents (postgres0..4) with their
+ * PostgreSQL servers, and optionally haproxy, all on the scenario's port slot and under its
+ * directory. `teardown` stops all of it, by PID, whatever state the scenario left it in.
+ */
+export class ScenarioCluster {
+  readonly scope = 'batman';
+  etcd: EtcdProcess | null = null;
+  dcs: DcsView | null = null;
+  haproxy: Haproxy | null = null;
+  readonly nodes = new Map<string, AgentNode>();
+  /** `bootstrap.dcs` settings added by Given steps before the first node starts. */
+  dcsOverrides: Record<string, unknown> = {};
+  private readonly nodeOverrides = new Map<string, Record<string, unknown>>();
+
+  constructor(
+    readonly dir: string,
+    readonly ports: PortSlot,
+  ) {}
+
+  async startEtcd(): Promise<void> {
+    if (this.etcd) return;
+    this.etcd = await startEtcd({ clientPort: this.ports.etcdClient, peerPort: this.ports.etcdPeer, dataDir: join(this.dir, 'etcd-data') });
+    this.dcs = new DcsView(this.etcd.endpoint, `/service/${this.scope}/`);
+  }
+
+  view(): DcsView {
+    if (!this.dcs) throw new Error('etcd is not running in this scenario (add "Given etcd is running")');
+    return this.dcs;
+  }
+
+  /** Adds settings to the YAML of `name` (before it starts). */
+  configureNode(name: string, overrides: Record<string, unknown>): void {
+    this.nodeOverrides.set(name, deepMerge(this.nodeOverrides.get(name) ?? {}, overrides));
+  }
+
+  /** The node called `name` (postgres0..4), created on first use. */
+  node(name: string): AgentNode {
+    const existing = this.nodes.get(name);
+    if (existing) return existing;
+    const m = /^postgres(\d)$/.exec(name);
+    const index = m ? Number(m[1]) : NaN;
+    if (!(index >= 0 && index < MAX_NODES)) throw new Error(`node names are postgres0..postgres${MAX_NODES - 1}, not ${name}`);
+    if (!this.etcd) throw new Error('start etcd before the nodes');
+    const node = new AgentNode({
+      name,
+      index,
+      scope: this.scope,
+      etcdHostPort: this.etcd.endpoint.replace(/^https?:\/\//, ''),
+      pgPort: this.ports.pgBase + index,
+      restPort: this.ports.restBase + index,
+      dir: this.dir,
+      dcsOverrides: this.dcsOverrides,
+      nodeOverrides: this.nodeOverrides.get(name) ?? {},
+    });
+    this.nodes.set(name, node);
+    return node;
+  }
+
+  async startHaproxy(): Promise<Haproxy> {
+    if (this.haproxy) return this.haproxy;
+    const backends = [...this.nodes.values()].map((n) => ({ name: n.name, pgPort: n.spec.pgPort, restPort: n.spec.restPort }));
+    this.haproxy = await Haproxy.start(
+      this.dir,
+      { primary: this.ports.haproxyPrimary, replicas: this.ports.haproxyReplicas, stats: this.ports.haproxyStats },
+      backends,
+    );
+    return this.haproxy;
+  }
+
+  /** SQL target of haproxy's read-write (primary) port. */
+  haproxyPrimary(): PgTarget {
+    if (!this.haproxy) throw new Error('haproxy is not running in this scenario');
+    const any = [...this.nodes.values()][0];
+    if (!any) throw new Error('no nodes');
+    return { ...any.pg, port: this.haproxy.ports.primary };
+  }
+
+  /**
+   * Fails unless `name` holds the leader key, its PostgreSQL is a primary, and no other node of
+   * the scenario runs a primary (never two writable primaries).
+   */
+  async assertLeader(name: string): Promise<void> {
+    const holder = await this.view().leader();
+    if (holder !== name) throw new Error(`leader key is held by ${holder ?? 'nobody'}, not ${name}`);
+    if (await isInRecovery(this.node(name).pg)) throw new Error(`${name} holds the key but its PostgreSQL is in recovery`);
+    await this.assertNoOtherPrimary(name);
+  }
+
+  /** Fails when any node other than `name` answers SQL as a primary. */
+  async assertNoOtherPrimary(name: string | null): Promise<void> {
+    for (const other of this.nodes.values()) {
+      if (other.name === name) continue;
+      const recovering = await isInRecovery(other.pg).catch(() => null);
+      if (recovering === false) throw new Error(`${other.name} is also running as a primary`);
+    }
+  }
+
+  /**
+   * Fails unless `name` is a streaming replica of `leader`: its member key says role replica and
+   * state running, its WAL receiver streams from the leader's port, and the leader's
+   * pg_stat_replication lists it (application_name = member name) as streaming.
+   */
+  async assertStreamingReplica(name: string, leader: string): Promise<void> {
+    const member = await this.view().member(name);
+    if (!member) throw new Error(`no members/${name} key`);
+    if (member.role !== 'replica' || member.state !== 'running') {
+      throw new Error(`members/${name} has role ${String(member.role)} state ${String(member.state)}`);
+    }
+    const node = this.node(name);
+    const leaderNode = this.node(leader);
+    if (!(await isInRecovery(node.pg))) throw new Error(`${name}'s PostgreSQL is not in recovery`);
+    const rx = await walReceiver(node.pg);
+    if (!rx || rx.status !== 'streaming') throw new Error(`${name}'s WAL receiver is ${rx ? rx.status : 'not running'}`);
+    if (rx.sender_port !== leaderNode.spec.pgPort) throw new Error(`${name} streams from port ${String(rx.sender_port)}, not from ${leader} (${leaderNode.spec.pgPort})`);
+    const rows = await replicationRows(leaderNode.pg);
+    const row = rows.find((r) => r.application_name === name);
+    if (!row || row.state !== 'streaming') {
+      throw new Error(`${leader}'s pg_stat_replication has no streaming row for application_name ${name}: ${JSON.stringify(rows)}`);
+    }
+  }
+
+  /** Agent logs with a line matching BUG_PATTERN, as "file: line" strings. */
+  bugLines(): string[] {
+    const found: string[] = [];
+    for (const node of this.nodes.values()) {
+      if (!existsSync(node.logPath)) continue;
+      for (const line of readFileSync(node.logPath, 'utf8').split('\n')) {
+        if (BUG_PATTERN.test(line)) found.push(`${node.name}.log: ${line}`);
+      }
+    }
+    return found;
+  }
+
+  /** Evidence for a failure report: etcd keys, each node's /patroni and agent state. */
+  async evidence(): Promise<string> {
+    const parts: string[] = [];
+    if (this.dcs) {
+      parts.push(`etcd keys:\n${await this.dcs.dump().catch((e: unknown) => `(etcd unreadable: ${describeError(e)})`)}`);
+    }
+    for (const node of this.nodes.values()) {
+      const r = await rest(node.restUrl, 'GET', '/patroni', { timeoutMs: 1500 });
+      parts.push(`${node.name}: agent ${node.agentRunning ? `running pid ${String(node.agentPid)}` : node.exitDescription}, ` +
+        `postmaster ${String(node.postmasterPid() ?? 'none')}, GET /patroni -> ${r.status} ${r.body || r.error || ''}`);
+    }
+    return parts.join('\n');
+  }
+
+  /** Stops everything this scenario started (agents, PostgreSQL, haproxy, etcd), by PID. */
+  async teardown(): Promise<void> {
+    this.etcd?.resume();
+    await Promise.all([...this.nodes.values()].map((n) => n.shutdown(30_000)));
+    for (const n of this.nodes.values()) forgetDataDir(n.dataDir);
+    await this.haproxy?.stop();
+    if (this.etcd) {
+      await this.etcd.stop();
+      if (existsSync(this.etcd.logPath)) copyFileSync(this.etcd.logPath, join(this.dir, 'etcd.log'));
+      await this.etcd.remove();
+    }
+  }
+
+  /** Names of the PostgreSQL log files of the scenario (for the failure message). */
+  pgLogs(): string[] {
+    const root = join(this.dir, 'pglog');
+    if (!existsSync(root)) return [];
+    return readdirSync(root).flatMap((n) => readdirSync(join(root, n)).map((f) => join(root, n, f)));
+  }
+}

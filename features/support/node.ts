@@ -1,0 +1,225 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import { AGENT_BIN, PG_BIN_DIR } from './paths.js';
+import { ManagedProcess, postmasterPid, registerDataDir, runSync } from './process.js';
+import type { PgTarget } from './sql.js';
+
+/** Credentials every generated node file uses (the REST ones are checked by the API feature). */
+export const CREDENTIALS = {
+  superuser: { username: 'postgres', password: 'features-super' },
+  replication: { username: 'replicator', password: 'features-repl' },
+  rewind: { username: 'rewind_user', password: 'features-rewind' },
+  restapi: { username: 'admin', password: 'features-admin' },
+} as const;
+
+/** Timing of every generated cluster (ttl 10 / loop_wait 2 / retry_timeout 3, like the demo). */
+export const TIMING = { ttl: 10, loop_wait: 2, retry_timeout: 3 } as const;
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge of plain objects (arrays and scalars of `over` replace those of `base`). */
+export function deepMerge(base: Obj, over: Obj): Obj {
+  const out: Obj = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isObj(b) && isObj(v) ? deepMerge(b, v) : v;
+  }
+  return out;
+}
+
+export interface NodeSpec {
+  name: string;
+  index: number;
+  scope: string;
+  etcdHostPort: string;
+  pgPort: number;
+  restPort: number;
+  /** Scenario directory: holds the YAML, logs, data/<name>, pglog/<name>. */
+  dir: string;
+  /** Extra `bootstrap.dcs` settings of the scenario (e.g. primary_start_timeout: 0). */
+  dcsOverrides: Obj;
+  /** Extra node settings (e.g. { tags: { nofailover: true } }). */
+  nodeOverrides: Obj;
+}
+
+/** The Patroni-style YAML of one node, generated from the template below plus overrides. */
+export function nodeConfig(spec: NodeSpec): Obj {
+  const dataDir = join(spec.dir, 'data', spec.name);
+  const base: Obj = {
+    scope: spec.scope,
+    namespace: '/service/',
+    name: spec.name,
+    restapi: {
+      listen: `127.0.0.1:${spec.restPort}`,
+      connect_address: `127.0.0.1:${spec.restPort}`,
+      authentication: { ...CREDENTIALS.restapi },
+    },
+    etcd3: { hosts: [spec.etcdHostPort] },
+    bootstrap: {
+      dcs: deepMerge(
+        {
+          ...TIMING,
+          maximum_lag_on_failover: 1048576,
+          postgresql: {
+            use_pg_rewind: true,
+            use_slots: true,
+            parameters: { max_connections: 50, wal_keep_size: '128MB', max_wal_senders: 10, max_replication_slots: 10 },
+          },
+        },
+        spec.dcsOverrides,
+      ),
+      initdb: [{ encoding: 'UTF8' }, 'data-checksums'],
+      pg_hba: [
+        'host replication replicator 127.0.0.1/32 scram-sha-256',
+        'host all all 127.0.0.1/32 scram-sha-256',
+      ],
+    },
+    postgresql: {
+      listen: `127.0.0.1:${spec.pgPort}`,
+      connect_address: `127.0.0.1:${spec.pgPort}`,
+      data_dir: dataDir,
+      bin_dir: PG_BIN_DIR,
+      pgpass: join(spec.dir, `pgpass_${spec.name}`),
+      use_pg_rewind: true,
+      authentication: {
+        superuser: { ...CREDENTIALS.superuser },
+        replication: { ...CREDENTIALS.replication },
+        rewind: { ...CREDENTIALS.rewind },
+      },
+      parameters: {
+        unix_socket_directories: spec.dir,
+        shared_buffers: '16MB',
+        logging_collector: 'on',
+        log_directory: join(spec.dir, 'pglog', spec.name),
+        log_filename: 'postgresql-%Y%m%d-%H%M%S.log',
+        log_line_prefix: '%m [%p] %q%u@%d ',
+        log_connections: 'off',
+      },
+      basebackup: [{ checkpoint: 'fast' }],
+    },
+    tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+  };
+  return deepMerge(base, spec.nodeOverrides);
+}
+
+/**
+ * One pgwarden agent of a scenario: writes its YAML, runs `node bin/pgwarden.js <yaml>` with the
+ * scenario directory as cwd, and knows its PostgreSQL (data dir, postmaster PID, SQL target).
+ */
+export class AgentNode {
+  readonly configPath: string;
+  readonly logPath: string;
+  readonly dataDir: string;
+  private proc: ManagedProcess | null = null;
+  private starts = 0;
+
+  constructor(readonly spec: NodeSpec) {
+    this.configPath = join(spec.dir, `${spec.name}.yml`);
+    this.logPath = join(spec.dir, `${spec.name}.log`);
+    this.dataDir = join(spec.dir, 'data', spec.name);
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get restUrl(): string {
+    return `http://127.0.0.1:${this.spec.restPort}`;
+  }
+
+  get pg(): PgTarget {
+    return { host: '127.0.0.1', port: this.spec.pgPort, user: CREDENTIALS.superuser.username, password: CREDENTIALS.superuser.password };
+  }
+
+  get agentRunning(): boolean {
+    return this.proc?.running ?? false;
+  }
+
+  get agentPid(): number | null {
+    return this.proc?.running ? this.proc.pid : null;
+  }
+
+  get exitDescription(): string {
+    return this.proc ? this.proc.exitDescription : 'never started';
+  }
+
+  /** The postmaster PID of this node's data directory, when one is alive. */
+  postmasterPid(): number | null {
+    return postmasterPid(this.dataDir);
+  }
+
+  /** Writes the YAML (again) and starts the agent; its output is appended to `<name>.log`. */
+  async start(): Promise<void> {
+    if (this.proc?.running) throw new Error(`${this.name}: agent already running (pid ${this.proc.pid})`);
+    mkdirSync(join(this.spec.dir, 'data'), { recursive: true, mode: 0o700 });
+    mkdirSync(join(this.spec.dir, 'pglog', this.name), { recursive: true });
+    writeFileSync(this.configPath, `# generated by features/support/node.ts\n${yaml.dump(nodeConfig(this.spec))}`);
+    registerDataDir(this.dataDir);
+    this.starts++;
+    writeFileSync(this.logPath, `\n===== features: start #${this.starts} of ${this.name} at ${new Date().toISOString()} =====\n`, { flag: 'a' });
+    this.proc = await ManagedProcess.start(this.name, process.execPath, [AGENT_BIN, this.configPath], {
+      cwd: this.spec.dir,
+      logPath: this.logPath,
+    });
+  }
+
+  /** SIGTERM without waiting (a graceful stop is in progress afterwards). */
+  terminate(): void {
+    this.proc?.signal('SIGTERM');
+  }
+
+  /** Resolves true when the agent process has exited within `ms`. */
+  async waitAgentExit(ms: number): Promise<boolean> {
+    return this.proc ? this.proc.waitExit(ms) : true;
+  }
+
+  get agentExitCode(): number | null {
+    return this.proc?.code ?? null;
+  }
+
+  /** SIGKILL of the agent only (its PostgreSQL keeps running). */
+  async killAgent(): Promise<void> {
+    await this.proc?.kill();
+  }
+
+  /** SIGKILL of the postmaster (its children notice and exit); resolves once it is gone. */
+  async killPostmaster(): Promise<number | null> {
+    const pid = this.postmasterPid();
+    if (pid === null) return null;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      return pid;
+    }
+    for (let i = 0; i < 100 && this.postmasterPid() === pid; i++) await new Promise((r) => setTimeout(r, 100));
+    return pid;
+  }
+
+  /** `pg_ctl stop -m immediate` of this node's PostgreSQL only (a crash; the agent keeps running). */
+  crashPostgres(): string {
+    const r = runSync(join(PG_BIN_DIR, 'pg_ctl'), ['stop', '-m', 'immediate', '-D', this.dataDir, '-t', '20'], 30_000);
+    if (r.status !== 0) throw new Error(`pg_ctl stop -m immediate on ${this.name} failed: ${r.output}`);
+    return r.output;
+  }
+
+  /** Graceful agent stop (SIGTERM, SIGKILL after `graceMs`), then make sure PostgreSQL is down. */
+  async shutdown(graceMs: number): Promise<void> {
+    if (this.proc) await this.proc.stop(graceMs);
+    if (this.postmasterPid() !== null) {
+      runSync(join(PG_BIN_DIR, 'pg_ctl'), ['stop', '-m', 'immediate', '-D', this.dataDir, '-t', '20'], 30_000);
+    }
+    const left = this.postmasterPid();
+    if (left !== null) {
+      try {
+        process.kill(left, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
+}
