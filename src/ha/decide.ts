@@ -1,5 +1,6 @@
 import { clusterTimeline, findMember, type ClusterSnapshot, type Member } from '../domain/cluster.js';
-import { slotNameFor } from '../postgres/port.js';
+import type { PgStatus } from '../domain/pg-status.js';
+import { slotNameFor, type Upstream } from '../postgres/port.js';
 import { runsAsPrimary, runsAsReplica, seconds, stoppedFormerPrimary } from './facts.js';
 import { decideWithoutLeader } from './race.js';
 import type { Action, Decision, Memory, Observation } from './types.js';
@@ -233,21 +234,15 @@ function decideAsFollower(obs: Observation, cluster: ClusterSnapshot, leader: Me
       memory: { ...mem, following: upstream.name, mustCheckDivergence: false },
     };
   }
-  const clusterTl = clusterTimeline(cluster);
-  if (pg.timeline < clusterTl && pg.upstream === null) {
-    const behindSince = mem.behindSince ?? obs.now;
-    const grace = Math.max(2 * obs.settings.loopWaitMs, 5_000);
-    if (obs.now - behindSince > grace) {
-      return {
-        actions: [{ type: 'rejoin', upstream }],
-        reason: `rejoining as a replica of ${upstream.name}: still on timeline ${pg.timeline} while the cluster is on ${clusterTl} and not streaming, so this node may hold WAL the leader never had`,
-        memory: { ...mem, following: upstream.name, mustCheckDivergence: false, behindSince: null },
-      };
-    }
-    mem = { ...mem, behindSince };
-  } else if (mem.behindSince !== null) {
-    mem = { ...mem, behindSince: null };
+  const stalled = stalledStreaming(obs, pg, cluster, leader, upstream, mem);
+  if (stalled.rejoin) {
+    return {
+      actions: [{ type: 'rejoin', upstream }],
+      reason: `rejoining as a replica of ${upstream.name}: ${stalled.why}`,
+      memory: { ...stalled.memory, following: upstream.name, mustCheckDivergence: false },
+    };
   }
+  mem = stalled.memory;
   if (mem.following !== upstream.name) {
     return {
       actions: [{ type: 'follow', upstream }],
@@ -261,4 +256,47 @@ function decideAsFollower(obs: Observation, cluster: ClusterSnapshot, leader: Me
     reason: `no action: I am a replica of ${upstream.name}${streaming ? ', streaming' : ', not streaming yet'}`,
     memory: mem,
   };
+}
+
+type RunningPg = Extract<PgStatus, { running: true }>;
+
+/**
+ * A running replica pointed at its upstream that does not stream is stuck somewhere a follow
+ * cannot fix: on an older timeline than the cluster's it may hold WAL the leader never had; on
+ * any timeline its history may have forked from the leader's at the same timeline number (two
+ * promotions, one that etcd never recorded). A rejoin stops it, asks pg_rewind whether the
+ * histories diverged, rewinds if so, and starts it again. The first case waits a short grace
+ * (time to switch timelines); the second a longer one, doubled after each such rejoin in a row,
+ * so a replica that cannot stream for another reason (leader unreachable, WAL gone) is restarted
+ * rarely, not in a loop.
+ */
+function stalledStreaming(
+  obs: Observation,
+  pg: RunningPg,
+  cluster: ClusterSnapshot,
+  leader: Member,
+  upstream: Upstream,
+  mem: Memory,
+): { rejoin: true; why: string; memory: Memory } | { rejoin: false; memory: Memory } {
+  const s = obs.settings;
+  if (pg.upstream !== null || mem.following !== upstream.name || s.paused) {
+    const streaming = pg.upstream !== null;
+    const memory = { ...mem, notStreamingSince: null, stalledRejoins: streaming ? 0 : mem.stalledRejoins };
+    return { rejoin: false, memory };
+  }
+  const since = mem.notStreamingSince ?? obs.now;
+  const stalledFor = obs.now - since;
+  const clusterTl = clusterTimeline(cluster);
+  const behindGrace = Math.max(2 * s.loopWaitMs, 5_000);
+  if (pg.timeline < clusterTl && stalledFor > behindGrace) {
+    const why = `still on timeline ${pg.timeline} while the cluster is on ${clusterTl} and not streaming, so this node may hold WAL the leader never had`;
+    return { rejoin: true, why, memory: { ...mem, notStreamingSince: null } };
+  }
+  const stallGrace = Math.max(s.ttlMs + 2 * s.loopWaitMs, 15_000) * 2 ** Math.min(mem.stalledRejoins, 6);
+  const leaderServes = upstream.name !== leader.name || leader.data.state === 'running';
+  if (leaderServes && stalledFor > stallGrace) {
+    const why = `not streaming for ${seconds(stalledFor)} although ${upstream.name} runs; checking whether this node's history forked from the leader's`;
+    return { rejoin: true, why, memory: { ...mem, notStreamingSince: null, stalledRejoins: mem.stalledRejoins + 1 } };
+  }
+  return { rejoin: false, memory: { ...mem, notStreamingSince: since } };
 }

@@ -76,10 +76,13 @@ export interface Memory {
    */
   mustCheckDivergence: boolean;
   /**
-   * Monotonic ms since when this running replica has been on an older timeline than the
-   * cluster's and not streaming: it holds WAL the leader never had and needs a rejoin.
+   * Monotonic ms since when this running replica, pointed at its upstream, has not been
+   * streaming. On an older timeline than the cluster's it soon needs a rejoin (it may hold WAL the
+   * leader never had); on any timeline, a long stall gets one too (see `stalledRejoins`).
    */
-  behindSince: number | null;
+  notStreamingSince: number | null;
+  /** Rejoins in a row started because streaming stalled; each doubles the next wait. */
+  stalledRejoins: number;
 }
 
 export const initialMemory: Memory = {
@@ -87,7 +90,8 @@ export const initialMemory: Memory = {
   lastMembers: [],
   following: null,
   mustCheckDivergence: false,
-  behindSince: null,
+  notStreamingSince: null,
+  stalledRejoins: 0,
 };
 
 /**

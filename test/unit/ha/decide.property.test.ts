@@ -82,7 +82,8 @@ const memArb: fc.Arbitrary<Memory> = fc.record({
   lastMembers: fc.constant([]),
   following: fc.option(fc.constantFrom(...names), { nil: null }),
   mustCheckDivergence: fc.boolean(),
-  behindSince: fc.option(fc.integer({ min: 0, max: 100_000 }), { nil: null }),
+  notStreamingSince: fc.option(fc.integer({ min: 0, max: 100_000 }), { nil: null }),
+  stalledRejoins: fc.integer({ min: 0, max: 8 }),
 });
 
 const holdsKey = (o: Observation) => o.dcs.ok && o.dcs.cluster.leader?.name === o.self.name;

@@ -188,7 +188,7 @@ const rows: Row[] = [
   {
     name: 'a replica stuck on an older timeline than the cluster and not streaming rejoins after a grace period',
     obs: obs({ pg: replicaPg(1000, null), dcs: { ok: true, cluster: withLeader(cluster({ history: [[1, 500, 'promoted']] }), 'n2') } }),
-    memory: mem({ following: 'n2', behindSince: 90_000 }),
+    memory: mem({ following: 'n2', notStreamingSince: 90_000 }),
     actions: ['rejoin'], reason: /still on timeline 1 while the cluster is on 2/,
   },
   {
@@ -196,7 +196,40 @@ const rows: Row[] = [
     obs: obs({ pg: replicaPg(1000, null), dcs: { ok: true, cluster: withLeader(cluster({ history: [[1, 500, 'promoted']] }), 'n2') } }),
     memory: mem({ following: 'n2' }),
     actions: [], reason: /not streaming yet/,
-    check: (_a, m) => assert.equal(m.behindSince, 100_000),
+    check: (_a, m) => assert.equal(m.notStreamingSince, 100_000),
+  },
+  {
+    name: 'a replica on the cluster timeline that has not streamed for longer than ttl + 2 × loop_wait rejoins to check for a forked history',
+    obs: obs({ pg: replicaPg(1000, null), dcs: { ok: true, cluster: withLeader(cluster(), 'n2') } }),
+    memory: mem({ following: 'n2', notStreamingSince: 84_000 }),
+    actions: ['rejoin'], reason: /not streaming for 16 s although n2 runs/,
+    check: (_a, m) => assert.deepEqual([m.notStreamingSince, m.stalledRejoins], [null, 1]),
+  },
+  {
+    name: 'a stalled replica waits twice as long after each stall rejoin in a row',
+    obs: obs({ pg: replicaPg(1000, null), dcs: { ok: true, cluster: withLeader(cluster(), 'n2') } }),
+    memory: mem({ following: 'n2', notStreamingSince: 84_000, stalledRejoins: 1 }),
+    actions: [], reason: /not streaming yet/,
+    check: (_a, m) => assert.deepEqual([m.notStreamingSince, m.stalledRejoins], [84_000, 1]),
+  },
+  {
+    name: 'a stalled replica does not restart while its leader is not running',
+    obs: obs({ pg: replicaPg(1000, null), dcs: { ok: true, cluster: withLeader(cluster({ members: [member('n1', 5432), member('n2', 5433, { state: 'starting' })] }), 'n2') } }),
+    memory: mem({ following: 'n2', notStreamingSince: 50_000 }),
+    actions: [], reason: /not streaming yet/,
+  },
+  {
+    name: 'a paused replica is never restarted for not streaming',
+    obs: obs({ pg: replicaPg(1000, null), settings: { ...obs().settings, paused: true }, dcs: { ok: true, cluster: withLeader(cluster(), 'n2') } }),
+    memory: mem({ following: 'n2', notStreamingSince: 50_000 }),
+    actions: [], reason: /not streaming yet/,
+  },
+  {
+    name: 'streaming again clears the stall count',
+    obs: obs({ pg: replicaPg(1000), dcs: { ok: true, cluster: withLeader(cluster(), 'n2') } }),
+    memory: mem({ following: 'n2', notStreamingSince: 84_000, stalledRejoins: 3 }),
+    actions: [], reason: /streaming/,
+    check: (_a, m) => assert.deepEqual([m.notStreamingSince, m.stalledRejoins], [null, 0]),
   },
   {
     name: 'a leader restarting PostgreSQL in place forgets whom it followed',

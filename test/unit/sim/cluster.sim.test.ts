@@ -88,13 +88,8 @@ if (replay !== undefined) {
       assert.deepEqual(report(results, 'fenceReplica'), []);
     });
 
-    it('leaves every replica able to replay the leader WAL after the faults (none diverged)', {
-      todo:
-        'two forks with the same timeline number: a node behind the cluster timeline wins the race (no check_timeline; SIM_KINDS=kill SIM_SEED=130), ' +
-        'or a promotion etcd never recorded (SIM_SEED=133); decide compares timelines by number, only with history, only when lower (SIM_SEED=59)',
-    }, () => {
-      // Known gap: one line per seed, so the todo does not flood the suite's log with traces.
-      assert.deepEqual(report(results, 'streaming', 0), []);
+    it('leaves every replica able to replay the leader WAL after the faults (none diverged)', () => {
+      assert.deepEqual(report(results, 'streaming'), []);
     });
 
     it('points a leader that restarted PostgreSQL as a replica at the new leader once it lost the key', () => {
