@@ -239,6 +239,16 @@ export function ignoredLocalParameters(local: Readonly<Record<string, unknown>> 
 }
 
 /**
+ * Defaults pgwarden picks where PostgreSQL's own cost failover time; `/config` and the local
+ * file override them. A standby retries a failed WAL stream every `wal_retrieve_retry_interval`
+ * (5 s by default): right after a clone or a failover the leader creates the standby's slot in
+ * its next cycle, and the first attempt fails; 1 s lets the standby stream ~4 s sooner.
+ */
+export const PGWARDEN_PG_DEFAULTS: Readonly<Record<string, PgParameterValue>> = Object.freeze({
+  wal_retrieve_retry_interval: '1s',
+});
+
+/**
  * The parameters this node's PostgreSQL runs with: dynamic `postgresql.parameters` overridden by
  * the local ones, except that `listen_addresses`, `port`, `cluster_name`, `hot_standby` and
  * `wal_log_hints` are always derived, and the parameters in `DCS_ONLY_PG_PARAMETERS` come only
@@ -249,7 +259,7 @@ export function ignoredLocalParameters(local: Readonly<Record<string, unknown>> 
 export function effectivePgParameters(local: Config, dyn: DynamicConfig): Record<string, PgParameterValue> {
   const controlled = (k: string): boolean =>
     k in DCS_ONLY_PG_PARAMETERS || DERIVED_PG_PARAMETERS.includes(k) || k === 'wal_keep_segments';
-  const merged: Record<string, PgParameterValue> = {};
+  const merged: Record<string, PgParameterValue> = { ...PGWARDEN_PG_DEFAULTS };
   for (const source of [dyn.postgresql.parameters, local.postgresql.parameters ?? {}]) {
     for (const [k, v] of Object.entries(source)) if (!controlled(k)) merged[k] = v;
   }

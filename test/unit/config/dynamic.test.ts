@@ -166,7 +166,14 @@ describe('effectivePgParameters', () => {
       wal_keep_size: '128MB',
       wal_level: 'replica',
       wal_log_hints: 'on',
+      wal_retrieve_retry_interval: '1s',
     });
+  });
+
+  it('lets /config and the local file override pgwarden\'s own defaults', () => {
+    const { config } = loadConfigFile(fixture('minimal.yml'), { env: {} });
+    const dyn = resolveDynamic({ postgresql: { parameters: { wal_retrieve_retry_interval: '5s' } } }).config;
+    assert.equal(effectivePgParameters(config, dyn)['wal_retrieve_retry_interval'], '5s');
   });
 
   it('lets local parameters override dynamic ones except the ones pgwarden or the DCS controls', () => {
