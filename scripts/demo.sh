@@ -77,7 +77,7 @@ stopping=0
 cleanup() {
   [ "$stopping" = "1" ] && return
   stopping=1
-  trap '' INT TERM
+  trap '' INT TERM HUP
   echo
   say "stopping: agents first (a leader stops PostgreSQL and releases the leader key), then haproxy and etcd"
   for n in "${NODES[@]}"; do
@@ -118,7 +118,7 @@ cleanup() {
   done
   say "done; data kept in $demo (scripts/demo.sh --fresh starts over)"
 }
-trap 'cleanup; exit 130' INT TERM
+trap 'cleanup; exit 130' INT TERM HUP
 trap 'cleanup' EXIT
 
 # --- etcd ------------------------------------------------------------------------------------------
