@@ -11,17 +11,13 @@
  *
  * Must run as root (it signals the postgres user's processes) on the demo's machine.
  */
-import tsx bench/failover.ts --mode kill|term [--runs 3]
- *
- * Must run as root (it signals the postgres user's processes) on the demo's machine.
- */
 import { execFileSync, spawn } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 
-const { values } = parseArgs({ options: { mode: { type: 'string', default: 'kill' }, runs: { type: 'string', default: '3' }, demo: { type: 'string', default: '.demo' } } });
+const { values } = parseArgs({ options: { mode: { type: 'string', default: 'kill' }, runs: { type: 'string', default: '5' }, demo: { type: 'string', default: '.demo' } } });
 const PW = process.env.PGPASSWORD ?? 'postgres-demo';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

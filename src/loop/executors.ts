@@ -46,7 +46,7 @@ type Executor<T extends ActionType> = (a: Extract<Action, { type: T }>, ctx: She
 
 /**
  * Budget for a stop. While this node may still hold the lease, the stop must end (fast mode
- * escalates to immediate inside the adapter) a second before the lease could expire.
+ * escalates to immediate inside the adapter) before the lease fence would fire (see `stopBudgetMs`).
  */
 function stopTimeoutMs(ctx: ShellContext): number {
   return stopBudgetMs(ctx.settings.retryTimeoutMs, ctx.leaderUntil, ctx.clock.now());

@@ -1,13 +1,5 @@
 import type { Clock } from '../domain/clock.js';
 
-/**
- * The backstop of DESIGN §4 "a primary that cannot renew must stop taking writes before its lease
- * can expire". The HA loop arms it after every renewal etcd confirmed, with the local lease
- * deadline; if no further renewal lands by `deadline − margin` — because etcd calls hang, the
- * loop is stuck in a slow await, or etcd refused the renewal — it stops PostgreSQL at once.
- * It never renews anything: the lease is still renewed only from the loop.
- * (A frozen process freezes this timer too; that case belongs to the watchdog.)
- */
 /** The fence stops PostgreSQL this long before the local lease deadline; an immediate stop takes well under it. */
 export const FENCE_MARGIN_MS = 1_500;
 
@@ -21,6 +13,14 @@ export function stopBudgetMs(retryTimeoutMs: number, leaderUntil: number | null,
   return Math.max(500, Math.min(normal, leaderUntil - FENCE_MARGIN_MS - 250 - now));
 }
 
+/**
+ * The backstop of DESIGN §4 "a primary that cannot renew must stop taking writes before its lease
+ * can expire". The HA loop arms it after every renewal etcd confirmed, with the local lease
+ * deadline; if no further renewal lands by `deadline − margin` — because etcd calls hang, the
+ * loop is stuck in a slow await, or etcd refused the renewal — it stops PostgreSQL at once.
+ * It never renews anything: the lease is still renewed only from the loop.
+ * (A frozen process freezes this timer too; that case belongs to the watchdog.)
+ */
 export class LeaseFence {
   private timer: NodeJS.Timeout | null = null;
 
