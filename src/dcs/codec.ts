@@ -155,6 +155,13 @@ export function encodeHistory(rows: readonly HistoryRow[]): string {
 }
 
 /** `config` value: compact JSON object. */
+/** `failover` as Patroni writes it: compact JSON, empty fields left out; `{}` = nothing pending. */
+export function encodeFailover(f: FailoverRequest): string {
+  const out: FailoverRequest = {};
+  for (const k of ['leader', 'member', 'scheduled_at'] as const) if (f[k]) out[k] = f[k];
+  return JSON.stringify(out);
+}
+
 export function encodeConfig(value: Record<string, unknown>): string {
   return JSON.stringify(value);
 }
@@ -217,6 +224,7 @@ export function decodeCluster(prefix: string, kvs: readonly RawKv[], revision: s
     optime: null,
     history: null,
     failover: null,
+    failoverModRevision: null,
     revision,
   };
   let legacyOptime: Lsn | null = null;
@@ -261,6 +269,7 @@ export function decodeCluster(prefix: string, kvs: readonly RawKv[], revision: s
         break;
       case KEYS.failover:
         snap.failover = decodeFailover(kv.value);
+        snap.failoverModRevision = kv.modRevision;
         break;
       default:
         break;

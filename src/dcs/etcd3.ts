@@ -1,9 +1,9 @@
 import { ExponentialBackoff, noop, type IBackoff } from 'cockatiel';
 import { Etcd3, type IKeyValue, type Lease } from 'etcd3';
-import type { ClusterSnapshot, HistoryRow, MemberData } from '../domain/cluster.js';
+import type { ClusterSnapshot, FailoverRequest, HistoryRow, MemberData } from '../domain/cluster.js';
 import type { Lsn } from '../domain/lsn.js';
 import { PgwardenError, isPgwardenError } from '../errors.js';
-import { decodeCluster, encodeConfig, encodeHistory, encodeMember, encodeStatus, KEYS, type RawKv } from './codec.js';
+import { decodeCluster, encodeConfig, encodeFailover, encodeHistory, encodeMember, encodeStatus, KEYS, type RawKv } from './codec.js';
 import { CallRunner, HostGates } from './etcd3-calls.js';
 import { ChangeWatch } from './etcd3-watch.js';
 import { clusterPrefix, type Dcs, type DcsOptions } from './port.js';
@@ -178,14 +178,26 @@ export class Etcd3Dcs implements Dcs {
   }
 
   async setConfig(value: Record<string, unknown>, expectedModRevision?: string): Promise<boolean> {
-    const key = this.key(KEYS.config);
-    const text = encodeConfig(value);
+    return this.putMaybeCas(KEYS.config, encodeConfig(value), 'config', expectedModRevision);
+  }
+
+  async setFailover(value: FailoverRequest, expectedModRevision?: string): Promise<boolean> {
+    return this.putMaybeCas(KEYS.failover, encodeFailover(value), 'failover', expectedModRevision);
+  }
+
+  async removeCluster(): Promise<void> {
+    await this.calls.run('delete the cluster keys', (o) => this.client.delete().prefix(this.prefix).options(o).exec());
+  }
+
+  /** Plain put, or compare-and-set on mod_revision (`'0'` = the key must not exist). */
+  private async putMaybeCas(rel: string, text: string, what: string, expectedModRevision?: string): Promise<boolean> {
+    const key = this.key(rel);
     if (expectedModRevision === undefined) {
-      await this.calls.run('write the config key', (o) => this.client.put(key).value(text).options(o).exec());
+      await this.calls.run(`write the ${what} key`, (o) => this.client.put(key).value(text).options(o).exec());
       return true;
     }
-    if (!/^\d+$/.test(expectedModRevision)) throw new PgwardenError('BUG', `setConfig: not a revision: ${JSON.stringify(expectedModRevision)}`);
-    const res = await this.calls.run('compare-and-set the config key', (o) =>
+    if (!/^\d+$/.test(expectedModRevision)) throw new PgwardenError('BUG', `write ${what}: not a revision: ${JSON.stringify(expectedModRevision)}`);
+    const res = await this.calls.run(`compare-and-set the ${what} key`, (o) =>
       this.client
         .if(key, expectedModRevision === '0' ? 'Create' : 'Mod', '==', expectedModRevision)
         .then(this.client.put(key).value(text))

@@ -1,7 +1,7 @@
-import type { ClusterSnapshot, HistoryRow, MemberData } from '../domain/cluster.js';
+import type { ClusterSnapshot, FailoverRequest, HistoryRow, MemberData } from '../domain/cluster.js';
 import type { Lsn } from '../domain/lsn.js';
 import { PgwardenError } from '../errors.js';
-import { decodeCluster, encodeConfig, encodeHistory, encodeMember, encodeStatus, isWakeupChange, KEYS } from './codec.js';
+import { decodeCluster, encodeConfig, encodeFailover, encodeHistory, encodeMember, encodeStatus, isWakeupChange, KEYS } from './codec.js';
 import { MemoryStore, type StoreChange } from './memory-store.js';
 import { clusterPrefix, type Dcs, type DcsOptions } from './port.js';
 
@@ -128,12 +128,25 @@ export class MemoryDcs implements Dcs {
   }
 
   async setConfig(value: Record<string, unknown>, expectedModRevision?: string): Promise<boolean> {
-    this.check('write the config key');
+    return this.putMaybeCas(KEYS.config, encodeConfig(value), 'config', expectedModRevision);
+  }
+
+  async setFailover(value: FailoverRequest, expectedModRevision?: string): Promise<boolean> {
+    return this.putMaybeCas(KEYS.failover, encodeFailover(value), 'failover', expectedModRevision);
+  }
+
+  async removeCluster(): Promise<void> {
+    this.check('delete the cluster keys');
+    for (const kv of this.store.range(this.prefix).kvs) this.store.delete(kv.key);
+  }
+
+  private putMaybeCas(rel: string, text: string, what: string, expectedModRevision?: string): boolean {
+    this.check(`write the ${what} key`);
     if (expectedModRevision !== undefined) {
-      const cur = this.store.get(this.key(KEYS.config));
+      const cur = this.store.get(this.key(rel));
       if (String(cur?.modRevision ?? 0) !== expectedModRevision) return false;
     }
-    this.store.put(this.key(KEYS.config), encodeConfig(value));
+    this.store.put(this.key(rel), text);
     return true;
   }
 

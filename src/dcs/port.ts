@@ -1,4 +1,4 @@
-import type { ClusterSnapshot, HistoryRow, MemberData } from '../domain/cluster.js';
+import type { ClusterSnapshot, FailoverRequest, HistoryRow, MemberData } from '../domain/cluster.js';
 import type { Lsn } from '../domain/lsn.js';
 
 /**
@@ -64,6 +64,16 @@ export interface Dcs {
    * the key's mod_revision (`'0'` = must not exist) and resolves `false` on mismatch.
    */
   setConfig(value: Record<string, unknown>, expectedModRevision?: string): Promise<boolean>;
+
+  /**
+   * Writes `failover` (a switchover or failover request; `{}` clears it). With
+   * `expectedModRevision` the write is a compare-and-set on the key's mod_revision (`'0'` = must not
+   * exist) and resolves `false` on mismatch; without it the write is plain (as `POST /switchover`).
+   */
+  setFailover(value: FailoverRequest, expectedModRevision?: string): Promise<boolean>;
+
+  /** Deletes every key of the cluster (`pgwardenctl remove`). Only for the operator CLI. */
+  removeCluster(): Promise<void>;
 
   /** Writes `status` = `{"optime": <lsn>}` (plain put, no lease). */
   writeStatus(optime: Lsn): Promise<void>;

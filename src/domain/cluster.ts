@@ -78,6 +78,8 @@ export interface ClusterSnapshot {
   optime: Lsn | null;
   history: HistoryRow[] | null;
   failover: FailoverRequest | null;
+  /** mod_revision of `failover` whenever the key exists (also when it holds `{}`). */
+  failoverModRevision: string | null;
   /** etcd header revision of the read. */
   revision: string;
 }

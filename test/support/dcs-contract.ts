@@ -200,6 +200,33 @@ export function dcsContract(name: string, setup: () => Promise<DcsContractEnv>):
       assert.deepEqual((await a.getCluster()).config, { ttl: 60 });
     });
 
+    it('writes failover plainly or with compare-and-set, and reads {} as nothing pending', async () => {
+      const a = env.make('a');
+      assert.equal(await a.setFailover({ leader: 'n1', member: 'n2', scheduled_at: '2030-01-01T00:00:00+00:00' }), true);
+      const c1 = await a.getCluster();
+      assert.deepEqual(c1.failover, { leader: 'n1', member: 'n2', scheduled_at: '2030-01-01T00:00:00+00:00' });
+      assert.match(c1.failoverModRevision ?? '', /^\d+$/);
+      assert.equal(await a.setFailover({}, '0'), false, "'0' means the key must not exist");
+      assert.equal(await a.setFailover({}, c1.failoverModRevision!), true);
+      const c2 = await a.getCluster();
+      assert.equal(c2.failover, null, '{} is no request');
+      assert.notEqual(c2.failoverModRevision, null, 'the key still exists');
+      assert.equal(await a.setFailover({ member: 'n3' }, c1.failoverModRevision!), false, 'a stale revision fails');
+    });
+
+    it('removes every key of the cluster', async () => {
+      const a = env.make('a');
+      await a.ensureLease(30);
+      await a.touchMember('a', { conn_url: 'postgres://127.0.0.1:5432/postgres', api_url: 'http://127.0.0.1:8008/patroni', state: 'running', role: 'replica', version: '0' });
+      assert.equal(await a.setConfig({ ttl: 30 }), true);
+      assert.equal(await a.initializeRace(), true);
+      await a.removeCluster();
+      const c = await a.getCluster();
+      assert.equal(c.config, null);
+      assert.equal(c.initialize, null);
+      assert.deepEqual(c.members, []);
+    });
+
     it('round-trips member data attached to the node lease', async () => {
       const a = await node('a');
       const primary: MemberData = { ...replicaData, role: 'primary', pending_restart: true, pause: true, checkpoint_after_promote: false };

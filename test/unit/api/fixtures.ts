@@ -54,6 +54,7 @@ export function cluster(over: Partial<ClusterSnapshot> = {}): ClusterSnapshot {
     optime: 67_108_864,
     history: [],
     failover: null,
+    failoverModRevision: null,
     revision: '10',
     ...over,
   };

@@ -27,6 +27,7 @@ export function cluster(over: Partial<ClusterSnapshot> = {}): ClusterSnapshot {
     optime: 1000,
     history: [],
     failover: null,
+    failoverModRevision: null,
     revision: '10',
     ...over,
   };

@@ -77,6 +77,7 @@ export class DcsStore {
       optime: this.optime,
       history: this.history,
       failover: null,
+      failoverModRevision: null,
       revision: String(this.rev),
     };
   }
