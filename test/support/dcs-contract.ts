@@ -73,7 +73,7 @@ export function dcsContract(name: string, setup: () => Promise<DcsContractEnv>):
       const c = await env.make('a').getCluster();
       assert.deepEqual(
         { ...c, revision: undefined },
-        { initialize: null, config: null, configModRevision: null, leader: null, members: [], optime: null, history: null, failover: null, revision: undefined },
+        { initialize: null, config: null, configModRevision: null, leader: null, members: [], optime: null, history: null, failover: null, failoverModRevision: null, revision: undefined },
       );
       assert.match(c.revision, /^\d+$/);
     });
