@@ -50,6 +50,7 @@ export interface StatusJson {
   database_system_identifier?: string;
   pending_restart?: true;
   patroni: { version: string; scope: string; name: string };
+  scheduled_restart?: Record<string, unknown>;
   pause?: true;
   pgwarden: PgwardenStatus;
 }
@@ -97,6 +98,10 @@ export function statusJson(view: NodeView, wallNowMs: number, monoNowMs: number 
   if (sysid !== null) out.database_system_identifier = sysid;
   if (view.pendingRestart) out.pending_restart = true;
   out.patroni = { version: view.version, scope: view.scope, name: view.name };
+  if (view.scheduledRestart) {
+    const { postmaster_start_time: _omitted, ...request } = view.scheduledRestart;
+    out.scheduled_restart = request;
+  }
   if (view.paused) out.pause = true;
   const ageMs = Math.max(0, monoNowMs - view.lastCycleAt);
   out.pgwarden = {

@@ -98,9 +98,11 @@ export function decodeMember(value: string): MemberData {
     role: str('role'),
     version: str('version'),
   };
-  for (const k of ['xlog_location', 'timeline', 'tags', 'pending_restart', 'pause', 'checkpoint_after_promote'] as const) {
+  for (const k of ['xlog_location', 'timeline', 'tags', 'pending_restart', 'pause', 'checkpoint_after_promote', 'scheduled_restart'] as const) {
     delete out[k];
   }
+  const scheduled = raw['scheduled_restart'];
+  if (isObject(scheduled)) out.scheduled_restart = scheduled;
   const xlog = toInt(raw['xlog_location']);
   if (xlog !== undefined) out.xlog_location = xlog;
   const tl = toInt(raw['timeline']);

@@ -36,6 +36,8 @@ export interface MemberData {
   timeline?: number;
   tags?: Tags;
   pending_restart?: boolean;
+  /** `{"schedule": ISO time, "postmaster_start_time": ..., plus the request's filters}`. */
+  scheduled_restart?: Record<string, unknown>;
   pause?: boolean;
   checkpoint_after_promote?: boolean;
 }

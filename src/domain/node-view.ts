@@ -38,6 +38,8 @@ export interface NodeView {
   /** Last known cluster leader WAL position (`status.optime`). */
   clusterOptime: number | null;
   pendingRestart: boolean;
+  /** The restart an operator scheduled on this node (member data `scheduled_restart`), or null. */
+  scheduledRestart: Record<string, unknown> | null;
   /** Long action in progress (`bootstrap`, `basebackup`, `rewind`, `restart`, ...), or null. */
   action: string | null;
 }

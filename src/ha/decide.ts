@@ -3,6 +3,7 @@ import type { PgStatus } from '../domain/pg-status.js';
 import { slotNameFor, type Upstream } from '../postgres/port.js';
 import { runsAsPrimary, runsAsReplica, seconds, stoppedFormerPrimary } from './facts.js';
 import { decideWithoutLeader } from './race.js';
+import { afterDemote, leaderFailoverStep } from './switchover.js';
 import type { Action, Decision, Memory, Observation } from './types.js';
 import { cloneSource, memberUpstream, streamSource } from './upstream.js';
 
@@ -159,10 +160,24 @@ function decideAsLeader(obs: Observation, cluster: ClusterSnapshot, mem: Memory)
     };
   }
   if (runsAsPrimary(pg)) {
+    const led = { ...mem, following: null, mustCheckDivergence: false };
+    const step = leaderFailoverStep(obs, cluster);
+    if (step.kind === 'act') {
+      const chores = step.actions.some((a) => a.type === 'clearFailover') ? leaderChores(obs, cluster) : [];
+      return { actions: [...step.actions, ...chores], reason: step.reason, memory: led };
+    }
     return {
       actions: [{ type: 'renewLeader' }, ...leaderChores(obs, cluster)],
-      reason: 'no action: I am the leader with the lock',
-      memory: { ...mem, following: null, mustCheckDivergence: false },
+      reason: step.note === null ? 'no action: I am the leader with the lock' : `no action: I am the leader with the lock; ${step.note}`,
+      memory: led,
+    };
+  }
+  const handover = afterDemote(obs, cluster);
+  if (handover) {
+    return {
+      actions: handover.actions,
+      reason: handover.reason,
+      memory: { ...mem, crashedSince: null, following: handover.following, mustCheckDivergence: handover.following === null },
     };
   }
   if (runsAsReplica(pg)) {

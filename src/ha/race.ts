@@ -1,5 +1,6 @@
 import { clusterTimeline, type ClusterSnapshot } from '../domain/cluster.js';
 import { bytes, raceCandidates, runsAsPrimary, stoppedFormerPrimary } from './facts.js';
+import { noLeaderFailoverStep } from './switchover.js';
 import type { Decision, Memory, Observation } from './types.js';
 
 /**
@@ -44,6 +45,10 @@ export function decideWithoutLeader(obs: Observation, cluster: ClusterSnapshot, 
     return { actions: [], reason: 'waiting: the cluster is not initialized and this node is a replica; start pgwarden on the primary first', memory: mem };
   }
 
+  const requested = noLeaderFailoverStep(obs, cluster);
+  if (requested?.take) {
+    return { actions: [{ type: 'acquireLeader', promote: !runsAsPrimary(pg) }], reason: requested.reason, memory: mem };
+  }
   if (obs.settings.paused) {
     return { actions: [], reason: 'paused: there is no leader, but automatic failover is off', memory: mem };
   }
@@ -85,6 +90,8 @@ export function decideWithoutLeader(obs: Observation, cluster: ClusterSnapshot, 
     return { actions: [{ type: 'probePeers', members: candidates }], reason: 'no leader: asking the other members where they are', memory: mem };
   }
 
+  const waitFor = noLeaderFailoverStep(obs, cluster);
+  if (waitFor && !waitFor.take) return { actions: [], reason: waitFor.reason, memory: mem };
   for (const peer of obs.peers ?? []) {
     if (!peer.reachable) continue;
     if (peer.isPrimary) {

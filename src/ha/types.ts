@@ -4,7 +4,7 @@ import type { PgStatus } from '../domain/pg-status.js';
 import type { StopMode, Upstream } from '../postgres/port.js';
 
 /** Long actions that run in the background while the loop keeps cycling (DESIGN §3 lesson 5). */
-export type TaskKind = 'bootstrap' | 'clone' | 'start' | 'promote' | 'rejoin' | 'stop';
+export type TaskKind = 'bootstrap' | 'clone' | 'start' | 'promote' | 'rejoin' | 'stop' | 'demote' | 'restart' | 'reinit';
 
 export interface RunningTask {
   kind: TaskKind;
@@ -46,6 +46,8 @@ export interface SelfInfo {
 export interface Observation {
   /** Monotonic milliseconds. */
   now: number;
+  /** Wall-clock epoch milliseconds, only for comparing with `scheduled_at` times from etcd. */
+  wallNow: number;
   self: SelfInfo;
   settings: Settings;
   dcs: { ok: true; cluster: ClusterSnapshot } | { ok: false; error: string };
@@ -122,6 +124,14 @@ export type Action =
   | { type: 'follow'; upstream: Upstream | null }
   /** Check divergence from `upstream`, rewind or re-clone if needed, start as its replica. */
   | { type: 'rejoin'; upstream: Upstream }
+  /**
+   * Planned switchover, first half (background task `demote`): CHECKPOINT, stop PostgreSQL
+   * cleanly, then wait until one of `candidates` has received all of this node's WAL. If none
+   * does in time, start again as primary and clear the request. The key is kept throughout.
+   */
+  | { type: 'switchover'; candidates: { name: string; apiUrl: string }[] }
+  /** Overwrite the `failover` key with `{}` (compare on `modRevision`), logging `why`. */
+  | { type: 'clearFailover'; modRevision: string | null; why: string }
   /** Cancel the running background task. */
   | { type: 'cancelTask' }
   /** Write the cluster `status` (optime) — leader only. */

@@ -220,6 +220,16 @@ const executors: { [T in ActionType]: Executor<T> } = {
     });
     return true;
   },
+  async switchover(a, ctx) {
+    const request = await ctx.dcs.getCluster().then((c) => c.failoverModRevision, () => null);
+    ctx.tasks.start('demote', (signal) => demoteForSwitchover(ctx, a.candidates, request, signal));
+    return true;
+  },
+  async clearFailover(a, ctx) {
+    const cleared = await ctx.dcs.setFailover({}, a.modRevision ?? undefined);
+    ctx.log.info(cleared ? `cleared the switchover request: ${a.why}` : 'the switchover request changed meanwhile; left it for the next cycle');
+    return true;
+  },
   async cancelTask(_a, ctx) {
     await ctx.tasks.cancel(stopTimeoutMs(ctx));
     return true;
@@ -255,6 +265,62 @@ const executors: { [T in ActionType]: Executor<T> } = {
     return false;
   },
 };
+
+/** Operator restart: same role, parameters re-rendered. A leader keeps renewing meanwhile. */
+export async function restartPg(ctx: ShellContext, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  await ctx.pg.restart(timeoutMs, signal);
+}
+
+/** Operator reinitialize of a replica: stop, delete the data directory, clone from the leader, start. */
+export async function reinitialize(ctx: ShellContext, leader: Upstream, signal: AbortSignal): Promise<void> {
+  await stopPg(ctx, 'immediate');
+  await ctx.pg.removeDataDir();
+  await ctx.pg.basebackup(leader, signal);
+  await startReplica(ctx, leader, signal);
+}
+
+/** How long a planned switchover waits for a candidate to confirm it received all WAL. */
+export const SWITCHOVER_CATCHUP_MS = 10_000;
+
+/**
+ * The first half of a planned switchover, run while the loop keeps renewing the key: CHECKPOINT
+ * (so the shutdown checkpoint is short), a fast stop (PostgreSQL's WAL senders ship everything,
+ * the shutdown checkpoint included, to connected standbys before the postmaster exits), then
+ * wait until a candidate reports a WAL position past the shutdown checkpoint. Only then does the
+ * task succeed, and the next cycle releases the key (`afterDemote`). If no candidate catches up in
+ * time, PostgreSQL starts again as primary (the key was never released) and the request is
+ * cleared — an aborted switchover, not a lost write.
+ */
+async function demoteForSwitchover(
+  ctx: ShellContext,
+  candidates: { name: string; apiUrl: string }[],
+  requestRevision: string | null,
+  signal: AbortSignal,
+): Promise<void> {
+  await ctx.pg.checkpoint().catch((e: unknown) => ctx.log.warn(`checkpoint before switchover failed: ${errorText(e)}`));
+  await stopPg(ctx, 'fast');
+  const lsn = await ctx.pg.lastCheckpointLsn().catch(() => null);
+  const deadline = ctx.clock.now() + SWITCHOVER_CATCHUP_MS;
+  let last = '';
+  while (lsn !== null && !signal.aborted) {
+    const answers = await Promise.all(candidates.map((c) => ctx.peers.fetchStatus(c.name, c.apiUrl, 1_000)));
+    const ready = answers.find((p) => p.reachable && p.lsn !== null && p.lsn > lsn);
+    if (ready) {
+      ctx.log.info(`switchover: ${ready.name} has received all WAL (${ready.lsn} > shutdown checkpoint ${lsn})`);
+      return;
+    }
+    last = answers.map((p) => `${p.name} at ${p.lsn ?? (p.reachable ? 'unknown' : 'unreachable')}`).join(', ');
+    if (ctx.clock.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const why = lsn === null
+    ? 'could not read the shutdown checkpoint position'
+    : `no candidate received all WAL up to ${lsn} within ${SWITCHOVER_CATCHUP_MS / 1000} s (${last})`;
+  ctx.log.error(`switchover aborted: ${why}; starting PostgreSQL again as primary`);
+  await ctx.dcs.setFailover({}, requestRevision ?? undefined).catch(() => false);
+  await ctx.pg.start({ role: 'primary' }, startTimeoutMs, signal);
+  throw new Error(`switchover aborted: ${why}`);
+}
 
 function startPromote(ctx: ShellContext): void {
   ctx.tasks.start('promote', async () => {

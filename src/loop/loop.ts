@@ -9,6 +9,7 @@ import { decide } from '../ha/decide.js';
 import { initialMemory, type Memory, type Observation, type SelfInfo, type Settings } from '../ha/types.js';
 import type { Logger } from '../log.js';
 import type { Postgres } from '../postgres/port.js';
+import { OperatorCommands } from './commands.js';
 import { execute, type ShellContext } from './executors.js';
 import { FENCE_MARGIN_MS, LeaseFence } from './fence.js';
 import { memberData, pgRole, pgState, type MemberIdentity } from './member-data.js';
@@ -54,6 +55,8 @@ export class HaLoop {
   private lastReasonLoggedAt = -Infinity;
   private lastCycleAt: number;
   private currentView: NodeView;
+  /** Operator restarts and reinitializations (REST API), started at the top of a cycle. */
+  readonly commands: OperatorCommands;
 
   constructor(private readonly deps: LoopDeps) {
     const settings = deps.settingsFor(null);
@@ -91,6 +94,12 @@ export class HaLoop {
       syncedSlots: null,
       fatal: (m) => deps.onFatal(m),
     };
+    this.commands = new OperatorCommands({
+      ctx: this.ctx,
+      lastPg: () => this.lastPg,
+      lastCluster: () => this.lastCluster,
+      wake: () => this.wake(),
+    });
     this.lastCycleAt = deps.clock.now();
     this.currentView = this.buildView('starting');
   }
@@ -134,17 +143,30 @@ export class HaLoop {
       if (this.stopping) break;
       const s = this.ctx.settings;
       const soon = Math.min(s.loopWaitMs, 500);
-      const wait = Math.max(0, started + (again ? soon : s.loopWaitMs) - this.deps.clock.now());
+      const regular = Math.max(0, started + (again ? soon : s.loopWaitMs) - this.deps.clock.now());
+      const wait = Math.min(regular, this.msUntilScheduled() ?? Infinity);
       if (this.wakeup.signal.aborted) this.wakeup = new AbortController();
       if (wait > 0) await this.deps.dcs.waitForChange(wait, this.wakeup.signal);
       if (this.wakeup.signal.aborted) this.wakeup = new AbortController();
     }
   }
 
+  /** Time until a scheduled switchover (on the leader) or a scheduled restart is due, if any. */
+  private msUntilScheduled(): number | null {
+    const wallNow = this.deps.clock.wallNow();
+    const restart = this.commands.msUntilScheduled(wallNow);
+    const f = this.lastCluster?.leader?.name === this.ctx.name ? this.lastCluster.failover : null;
+    const at = f?.scheduled_at === undefined ? NaN : Date.parse(f.scheduled_at);
+    const switchover = Number.isNaN(at) ? null : Math.max(0, at - wallNow);
+    const all = [restart, switchover].filter((x): x is number => x !== null);
+    return all.length === 0 ? null : Math.min(...all);
+  }
+
   /** One observe → decide → execute → publish round. Resolves true when the next should come soon. */
   private async cycle(): Promise<boolean> {
     const { dcs, clock, log } = this.deps;
     const ctx = this.ctx;
+    await this.commands.startDue(clock.wallNow());
     // Task state is read before etcd and PostgreSQL, so a task finishing mid-observation is seen
     // as still running this cycle rather than as done with a cluster view from before its end.
     const task = ctx.tasks.running;
@@ -174,6 +196,7 @@ export class HaLoop {
     ctx.cascading = self.replicatefrom !== null;
     const observation: Observation = {
       now: clock.now(),
+      wallNow: clock.wallNow(),
       self,
       settings: ctx.settings,
       dcs: dcsObs,
@@ -187,7 +210,7 @@ export class HaLoop {
     const first = decision.actions[0];
     if (first?.type === 'probePeers') {
       await execute(first, ctx);
-      decision = decide({ ...observation, peers: ctx.peerAnswers, now: clock.now() }, this.memory);
+      decision = decide({ ...observation, peers: ctx.peerAnswers, now: clock.now(), wallNow: clock.wallNow() }, this.memory);
       ctx.peerAnswers = null;
     }
     this.memory = decision.memory;
@@ -235,7 +258,7 @@ export class HaLoop {
         await dcs.ensureLease(ctx.settings.ttlMs / 1000);
         force = true;
       }
-      const data = memberData(this.deps.identity, this.lastPg, ctx.tasks.running, this.deps.tags(), ctx.settings.paused);
+      const data = memberData(this.deps.identity, this.lastPg, ctx.tasks.running, this.deps.tags(), ctx.settings.paused, this.scheduledRestartData());
       const json = JSON.stringify(data);
       const listed = cluster.members.some((m) => m.name === ctx.name);
       if (force || !listed || json !== this.lastMemberJson) {
@@ -246,6 +269,13 @@ export class HaLoop {
       log.warn(`could not publish member data: ${errorText(e)}`);
       this.lastMemberJson = null;
     }
+  }
+
+  /** `scheduled_restart` as Patroni publishes it: the request, its time and the server's start time. */
+  private scheduledRestartData(): Record<string, unknown> | null {
+    const r = this.commands.scheduledRestart;
+    if (r === null) return null;
+    return { ...r.request, schedule: r.schedule, ...(r.postmasterStartTime ? { postmaster_start_time: r.postmasterStartTime } : {}) };
   }
 
   private logReason(reason: string): void {
@@ -285,6 +315,7 @@ export class HaLoop {
       loopWaitSeconds: s.loopWaitMs / 1000,
       clusterOptime: this.lastCluster?.optime ?? null,
       pendingRestart: this.lastPg?.running === true && this.lastPg.pendingRestart,
+      scheduledRestart: this.scheduledRestartData(),
       action: this.ctx.tasks.running?.kind ?? null,
     };
   }

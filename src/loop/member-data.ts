@@ -5,8 +5,9 @@ import type { RunningTask } from '../ha/types.js';
 /** Member `state` from the local server and the task in flight (reference §1.3 values). */
 export function pgState(pg: PgStatus | null, task: RunningTask | null): PgState {
   if (task?.kind === 'bootstrap') return 'initializing new cluster';
-  if (task?.kind === 'clone') return 'creating replica';
+  if (task?.kind === 'clone' || task?.kind === 'reinit') return 'creating replica';
   if (pg?.running) return 'running';
+  if (task?.kind === 'restart') return 'restarting';
   if (task?.kind === 'start' || task?.kind === 'promote') return 'starting';
   if (task?.kind === 'rejoin') return 'rewinding';
   if (pg && !pg.running && pg.postmasterAlive) return 'starting';
@@ -26,7 +27,14 @@ export interface MemberIdentity {
 }
 
 /** The value of `members/<name>` for this node (field order as in reference §1.3). */
-export function memberData(id: MemberIdentity, pg: PgStatus | null, task: RunningTask | null, tags: Tags, paused: boolean): MemberData {
+export function memberData(
+  id: MemberIdentity,
+  pg: PgStatus | null,
+  task: RunningTask | null,
+  tags: Tags,
+  paused: boolean,
+  scheduledRestart: Record<string, unknown> | null = null,
+): MemberData {
   const data: MemberData = {
     conn_url: id.connUrl,
     api_url: id.apiUrl,
@@ -42,6 +50,7 @@ export function memberData(id: MemberIdentity, pg: PgStatus | null, task: Runnin
   } else if (pg?.timeline) {
     data.timeline = pg.timeline;
   }
+  if (scheduledRestart) data.scheduled_restart = scheduledRestart;
   if (paused) data.pause = true;
   return data;
 }

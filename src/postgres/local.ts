@@ -8,6 +8,7 @@ import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { HistoryRow } from '../domain/cluster.js';
+import type { Lsn } from '../domain/lsn.js';
 import type { PgStatus } from '../domain/pg-status.js';
 import { errorText, isPgwardenError, PgwardenError } from '../errors.js';
 import { withClient, type ConnectParams } from './client.js';
@@ -284,6 +285,25 @@ export class LocalPostgres implements Postgres {
 
   async stop(mode: StopMode, timeoutMs: number): Promise<void> {
     await stopServer(this.server(), mode, timeoutMs);
+  }
+
+  async restart(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (!existsSync(this.file('PG_VERSION'))) throw new PgwardenError('PG_COMMAND_FAILED', `cannot restart PostgreSQL: ${this.o.dataDir} holds no cluster`);
+    this.o.logger.info('restarting PostgreSQL (fast stop, then start with the same role)');
+    await stopServer(this.server(), 'fast', timeoutMs);
+    await this.writeParameters();
+    await startServer(this.server(), timeoutMs, signal);
+  }
+
+  async lastCheckpointLsn(): Promise<Lsn | null> {
+    return (await readControlData(this.o.binDir, this.o.dataDir)).checkpointLsn;
+  }
+
+  async removeDataDir(): Promise<void> {
+    const pid = runningPostmaster(this.o.dataDir);
+    if (pid !== null) throw new PgwardenError('PG_COMMAND_FAILED', `will not delete ${this.o.dataDir}: PostgreSQL runs in it (PID ${pid})`);
+    await rm(this.o.dataDir, { recursive: true, force: true });
+    this.o.logger.warn(`deleted data directory ${this.o.dataDir} (reinitialize requested by an operator)`);
   }
 
   async promote(timeoutMs: number): Promise<void> {

@@ -1,4 +1,5 @@
 import type { HistoryRow } from '../domain/cluster.js';
+import type { Lsn } from '../domain/lsn.js';
 import type { PgStatus } from '../domain/pg-status.js';
 
 /** The server a replica streams from or clones from. */
@@ -51,6 +52,18 @@ export interface Postgres {
 
   /** `pg_ctl stop -m <mode>`; resolves when the postmaster is gone. A stopped server is not an error. */
   stop(mode: StopMode, timeoutMs: number): Promise<void>;
+
+  /**
+   * Stops (fast) and starts the server again with the same role and recovery settings, after
+   * re-rendering the parameters (operator restart; applies parameters that need a restart).
+   */
+  restart(timeoutMs: number, signal?: AbortSignal): Promise<void>;
+
+  /** "Latest checkpoint location" from pg_controldata of the stopped server (its shutdown checkpoint). */
+  lastCheckpointLsn(): Promise<Lsn | null>;
+
+  /** Deletes the data directory of a stopped server (operator reinitialize of a replica). */
+  removeDataDir(): Promise<void>;
 
   /** `pg_ctl promote` and waits until the server is out of recovery. */
   promote(timeoutMs: number): Promise<void>;

@@ -66,6 +66,7 @@ export function peer(name: string, over: Partial<PeerStatus> = {}): PeerStatus {
 export function obs(over: Partial<Observation> = {}): Observation {
   return {
     now: 100_000,
+    wallNow: Date.parse('2026-11-22T12:00:00Z'),
     self: { name: 'n1', nofailover: false, replicatefrom: null, canBootstrap: true },
     settings: {
       ttlMs: 10_000, loopWaitMs: 2_000, retryTimeoutMs: 3_000, maximumLagOnFailover: 1_048_576,

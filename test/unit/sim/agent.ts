@@ -41,6 +41,8 @@ export interface AgentEnv {
 
 /** Budget the fence gives its immediate stop (`pg.stop('immediate', 5_000)` in the loop). */
 const FENCE_STOP_TIMEOUT_MS = 5_000;
+/** Wall-clock time at simulated time 0 (only compared with scheduled_at, which the sim never sets). */
+const SIM_WALL_EPOCH_MS = Date.parse('2026-01-01T00:00:00Z');
 
 /**
  * One node's pgwarden daemon as the simulation runs it: the HA loop of `src/loop/loop.ts`
@@ -160,6 +162,7 @@ export class Agent {
     const pg = this.pg.status();
     const observation: Observation = {
       now: this.now,
+      wallNow: SIM_WALL_EPOCH_MS + this.now,
       self: { name: this.name, nofailover: false, replicatefrom: null, canBootstrap: true },
       settings: this.s,
       dcs: dcsObs,
@@ -324,6 +327,10 @@ export class Agent {
       case 'promote':
         this.startTask('promote', promoteBody(this.host));
         return true;
+      case 'switchover':
+      case 'clearFailover':
+        // decide emits these only for a `failover` key, which the simulated etcd never holds.
+        throw new Error(`${a.type}: the simulation issues no switchover requests`);
       case 'stop':
         yield* this.loopStop(a.mode);
         return true;
