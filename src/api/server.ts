@@ -12,8 +12,8 @@
  *   check that fails;
  * - every other method is authenticated first (when `restapi.authentication` is set), then its
  *   body is parsed as JSON whatever its Content-Type (curl `-d` sends form encoding), then it is
- *   dispatched; commands not implemented answer 501 with Patroni's
- *   `Server does not support this operation`, which `patronictl` recognises.
+ *   dispatched to the write endpoints of `operator.ts`; any other method and path answers 501
+ *   with Patroni's `Server does not support this operation`, which `patronictl` recognises.
  *
  * Routing follows Patroni: the first path segment picks the endpoint (`/patroni/x` is
  * `/patroni`), and any GET path without an endpoint is a health check (`/`, `/replica?lag=1MB`).
@@ -24,6 +24,17 @@ import type { NodeView } from '../domain/node-view.js';
 import { authHook, checkBasicAuth, AUTH_CHALLENGE, SAFE_METHODS, type BasicCredentials } from './auth.js';
 import { healthStatus, livenessStatus, readinessStatus } from './health.js';
 import { METRICS_CONTENT_TYPE, metricsText } from './metrics.js';
+import {
+  cancelScheduledSwitchover,
+  patchConfig,
+  putConfig,
+  requestLeaderChange,
+  requestReinitialize,
+  requestRestart,
+  type Answer,
+  type OperatorContext,
+  type OperatorPort,
+} from './operator.js';
 import { clusterJson, statusJson } from './status.js';
 
 /** What the API needs from the daemon; everything is read per request, nothing is cached. */
@@ -35,6 +46,8 @@ export interface ApiDeps {
   auth: BasicCredentials | null;
   /** `POST /reload`: schedule a configuration reload (like SIGHUP); must not block. */
   requestReload(): void;
+  /** The write endpoints act through this; without it they answer 501. */
+  operator?: OperatorPort;
   log?: { warn(msg: string): void; error(msg: string): void };
 }
 
@@ -78,6 +91,30 @@ function sendText(reply: FastifyReply, code: number, text: string): void {
 
 function notSupported(request: FastifyRequest, reply: FastifyReply): void {
   sendText(reply, 501, `Unsupported method (${JSON.stringify(request.method)}): ${NOT_SUPPORTED}`);
+}
+
+/** Dispatches an authenticated write request; null when no endpoint matches (501). */
+function writeEndpoint(method: string, segment: string, body: unknown, c: OperatorContext): Promise<Answer> | null {
+  switch (`${method} ${segment}`) {
+    case 'POST switchover':
+      return requestLeaderChange('switchover', body, c);
+    case 'POST failover':
+      return requestLeaderChange('failover', body, c);
+    case 'DELETE switchover':
+      return cancelScheduledSwitchover(c);
+    case 'POST restart':
+      return requestRestart(body, c);
+    case 'DELETE restart':
+      return Promise.resolve(((r) => ({ status: r.status, text: r.message }))(c.port.cancelScheduledRestart()));
+    case 'POST reinitialize':
+      return requestReinitialize(body, c);
+    case 'PATCH config':
+      return patchConfig(body, c);
+    case 'PUT config':
+      return putConfig(body, c);
+    default:
+      return null;
+  }
 }
 
 /**
@@ -161,13 +198,17 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     method: app.supportedMethods.filter((m) => !SAFE_METHODS.has(m)),
     url: '*',
     onRequest: checkAccess,
-    handler(request, reply) {
+    async handler(request, reply) {
       const { segment } = splitUrl(request.url);
       if (request.method === 'POST' && segment === 'reload') {
         deps.requestReload();
         return sendText(reply, 202, 'reload scheduled');
       }
-      return notSupported(request, reply);
+      const port = deps.operator;
+      const answer = port ? await writeEndpoint(request.method, segment, request.body, { port, view: deps.view(), wallNow: deps.clock.wallNow() }) : null;
+      if (answer === null) return notSupported(request, reply);
+      if ('json' in answer) return sendJson(reply, answer.status, answer.json, false);
+      return sendText(reply, answer.status, answer.text);
     },
   });
 

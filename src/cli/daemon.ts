@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import type { OperatorPort } from '../api/operator.js';
 import { buildServer } from '../api/server.js';
 import { HttpPeerApi } from '../api/peer-client.js';
 import { effectivePgParameters, resolveDynamic, type DynamicConfig } from '../config/dynamic.js';
@@ -75,15 +76,30 @@ export async function runDaemon(configPath: string): Promise<number> {
   const fallbackDynamic = resolveDynamic((config.bootstrap?.dcs ?? null) as Record<string, unknown> | null).config;
   let dynamic = fallbackDynamic;
   let lastProblems = '';
+  let appliedParameters: string | null = null;
   const settingsFor = (fromDcs: Record<string, unknown> | null): Settings => {
     if (fromDcs) {
-      const r = resolveDynamic(fromDcs, fallbackDynamic);
+      const r = resolveDynamic(fromDcs, dynamic);
       const text = r.problems.join('; ');
       if (text && text !== lastProblems) log.warn(`ignoring invalid values in the etcd config key: ${text}`);
       lastProblems = text;
       dynamic = r.config;
+      applyParameterChanges();
     }
     return settingsOf(dynamic);
+  };
+  /**
+   * PostgreSQL parameters changed in etcd (edit-config, PATCH /config), or were read for the first
+   * time (a server left running by a previous agent may have stale files): rewrite pgwarden.conf
+   * and reload. Parameters that need a restart then show as `pending_restart` in member data and
+   * `/patroni` until an operator restarts the node.
+   */
+  const applyParameterChanges = (): void => {
+    const now = JSON.stringify(effectivePgParameters(config, dynamic));
+    if (now === appliedParameters) return;
+    if (appliedParameters !== null) log.info('PostgreSQL parameters changed in the dynamic configuration: reloading PostgreSQL');
+    appliedParameters = now;
+    pg.reload().catch((e: unknown) => log.warn(`PostgreSQL reload failed: ${errorText(e)}`));
   };
 
   const auth = config.restapi.authentication?.username
@@ -193,7 +209,18 @@ export async function runDaemon(configPath: string): Promise<number> {
     reload();
   });
 
-  const api = buildServer({ view: () => loop.view(), clock: systemClock, auth, requestReload: reload, log });
+  const operator: OperatorPort = {
+    readCluster: () => dcs.getCluster(),
+    setFailover: (v, rev) => dcs.setFailover(v, rev),
+    setConfig: (v, rev) => dcs.setConfig(v, rev),
+    probePeer: (name, url, timeoutMs) => peers.fetchStatus(name, url, timeoutMs),
+    restartNow: (f) => loop.commands.restartNow(f),
+    scheduleRestart: (r) => loop.commands.scheduleRestart(r),
+    cancelScheduledRestart: () => loop.commands.cancelScheduledRestart(),
+    reinitialize: (force) => loop.commands.reinitialize(force),
+    wakeLoop: () => loop.wake(),
+  };
+  const api = buildServer({ view: () => loop.view(), clock: systemClock, auth, requestReload: reload, operator, log });
   const listen = parseHostPort(config.restapi.listen);
   try {
     await api.listen({ host: listen.host === '*' || listen.host === '' ? '0.0.0.0' : listen.host, port: listen.port });
