@@ -1,13 +1,14 @@
 /**
  * Measures write unavailability through haproxy while the leader is killed (SIGKILL of its agent
- * and postmaster) or stopped gracefully (SIGTERM of its agent), against a running demo cluster
+ * and postmaster), stopped gracefully (SIGTERM of its agent) or switched over through the REST
+ * API (`POST /switchover` to the next member), against a running demo cluster
  * (`npm run demo`). A writer inserts unique ids through 127.0.0.1:5000 every 20 ms and records
  * which PostgreSQL acknowledged each; the figures per run are the gap between the old primary's
  * last acknowledged write and the new primary's first, the time until another node answers 200
  * on /primary, and how many acknowledged ids the new primary lacks. Before each run it restarts
  * any agent an earlier run stopped, and waits for one leader and two running replicas.
  *
- *   node --import tsx bench/failover.ts --mode kill|term [--runs 5] [--demo .demo]
+ *   node --import tsx bench/failover.ts --mode kill|term|switchover [--runs 5] [--demo .demo]
  *
  * Must run as root (it signals the postgres user's processes) on the demo's machine.
  */
@@ -19,6 +20,8 @@ import pg from 'pg';
 
 const { values } = parseArgs({ options: { mode: { type: 'string', default: 'kill' }, runs: { type: 'string', default: '5' }, demo: { type: 'string', default: '.demo' } } });
 const PW = process.env.PGPASSWORD ?? 'postgres-demo';
+/** `restapi.authentication` of the demo's postgres*.yml. */
+const REST_AUTH = process.env.PGWARDEN_REST_AUTH ?? 'admin:admin';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function connect(port: number): Promise<pg.Client> {
@@ -109,6 +112,13 @@ async function run(mode: string, table: string): Promise<{ gapMs: number; leader
     const pm = readFileSync(`${values.demo}/data/${before.name}/postmaster.pid`, 'utf8').split('\n')[0]!;
     process.kill(agentPid, 'SIGKILL');
     process.kill(Number(pm), 'SIGKILL');
+  } else if (mode === 'switchover') {
+    const candidate = ['postgres0', 'postgres1', 'postgres2'].find((n) => n !== before.name)!;
+    void fetch(`http://127.0.0.1:${before.api}/switchover`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(REST_AUTH).toString('base64')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ leader: before.name, candidate }),
+    }).then(async (r) => console.log(`POST /switchover: ${r.status} ${await r.text()}`), (e: unknown) => console.log(`POST /switchover failed: ${String(e)}`));
   } else {
     process.kill(agentPid, 'SIGTERM');
   }

@@ -10,6 +10,7 @@
 import { findMember, type ClusterSnapshot, type FailoverRequest } from '../domain/cluster.js';
 import type { PeerStatus } from '../domain/peer.js';
 import { bytes, runsAsPrimary, seconds } from './facts.js';
+import type { Upstream } from '../postgres/port.js';
 import type { Action, Observation } from './types.js';
 import { memberUpstream } from './upstream.js';
 
@@ -94,12 +95,13 @@ export function leaderFailoverStep(obs: Observation, cluster: ClusterSnapshot): 
   }
   const leaderLsn = obs.pg.running ? obs.pg.lsn : 0;
   const unfit: string[] = [];
-  const fit: { name: string; apiUrl: string }[] = [];
+  const fit: Upstream[] = [];
   for (const m of wanted) {
     const answer = obs.peers.find((p) => p.name === m.name);
+    const upstream = memberUpstream(m);
     const why = answer ? unfitCandidate(answer, leaderLsn, s.maximumLagOnFailover) : `${m.name} was not asked`;
-    if (why === null) fit.push({ name: m.name, apiUrl: m.data.api_url });
-    else unfit.push(why);
+    if (why === null && upstream) fit.push(upstream);
+    else unfit.push(why ?? `cannot parse the conn_url of ${m.name}`);
   }
   if (fit.length === 0) return clear(cluster, `switchover is not possible: ${unfit.join('; ')}`);
   const to = f.member ?? fit.map((c) => c.name).join(' or ');

@@ -129,7 +129,7 @@ export type Action =
    * cleanly, then wait until one of `candidates` has received all of this node's WAL. If none
    * does in time, start again as primary and clear the request. The key is kept throughout.
    */
-  | { type: 'switchover'; candidates: { name: string; apiUrl: string }[] }
+  | { type: 'switchover'; candidates: Upstream[] }
   /** Overwrite the `failover` key with `{}` (compare on `modRevision`), logging `why`. */
   | { type: 'clearFailover'; modRevision: string | null; why: string }
   /** Cancel the running background task. */

@@ -285,15 +285,16 @@ export const SWITCHOVER_CATCHUP_MS = 10_000;
 /**
  * The first half of a planned switchover, run while the loop keeps renewing the key: CHECKPOINT
  * (so the shutdown checkpoint is short), a fast stop (PostgreSQL's WAL senders ship everything,
- * the shutdown checkpoint included, to connected standbys before the postmaster exits), then
- * wait until a candidate reports a WAL position past the shutdown checkpoint. Only then does the
- * task succeed, and the next cycle releases the key (`afterDemote`). If no candidate catches up in
- * time, PostgreSQL starts again as primary (the key was never released) and the request is
- * cleared — an aborted switchover, not a lost write.
+ * the shutdown checkpoint included, to connected standbys before the postmaster exits), then ask
+ * the candidates' PostgreSQL directly (their REST status is only as fresh as their last cycle)
+ * until one has flushed WAL past the shutdown checkpoint. Only then does the task succeed, and
+ * the next cycle releases the key (`afterDemote`). If no candidate catches up in time,
+ * PostgreSQL starts again as primary (the key was never released) and the request is cleared:
+ * an aborted switchover, not a lost write.
  */
 async function demoteForSwitchover(
   ctx: ShellContext,
-  candidates: { name: string; apiUrl: string }[],
+  candidates: Upstream[],
   requestRevision: string | null,
   signal: AbortSignal,
 ): Promise<void> {
@@ -303,13 +304,15 @@ async function demoteForSwitchover(
   const deadline = ctx.clock.now() + SWITCHOVER_CATCHUP_MS;
   let last = '';
   while (lsn !== null && !signal.aborted) {
-    const answers = await Promise.all(candidates.map((c) => ctx.peers.fetchStatus(c.name, c.apiUrl, 1_000)));
-    const ready = answers.find((p) => p.reachable && p.lsn !== null && p.lsn > lsn);
+    const answers = await Promise.all(
+      candidates.map(async (c) => ({ name: c.name, lsn: await ctx.pg.receivedLsnOf(c).catch((e: unknown) => errorText(e)) })),
+    );
+    const ready = answers.find((a) => typeof a.lsn === 'number' && a.lsn > lsn);
     if (ready) {
-      ctx.log.info(`switchover: ${ready.name} has received all WAL (${ready.lsn} > shutdown checkpoint ${lsn})`);
+      ctx.log.info(`switchover: ${ready.name} has received all WAL (${String(ready.lsn)} > shutdown checkpoint ${lsn})`);
       return;
     }
-    last = answers.map((p) => `${p.name} at ${p.lsn ?? (p.reachable ? 'unknown' : 'unreachable')}`).join(', ');
+    last = answers.map((a) => `${a.name}: ${a.lsn === null ? 'not receiving' : typeof a.lsn === 'number' ? `at ${a.lsn}` : a.lsn}`).join(', ');
     if (ctx.clock.now() >= deadline) break;
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -8,7 +8,7 @@ import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { HistoryRow } from '../domain/cluster.js';
-import type { Lsn } from '../domain/lsn.js';
+import { parseLsn, type Lsn } from '../domain/lsn.js';
 import type { PgStatus } from '../domain/pg-status.js';
 import { errorText, isPgwardenError, PgwardenError } from '../errors.js';
 import { withClient, type ConnectParams } from './client.js';
@@ -297,6 +297,12 @@ export class LocalPostgres implements Postgres {
 
   async lastCheckpointLsn(): Promise<Lsn | null> {
     return (await readControlData(this.o.binDir, this.o.dataDir)).checkpointLsn;
+  }
+
+  async receivedLsnOf(server: Upstream): Promise<Lsn | null> {
+    const row = await withClient(this.connection(server.host, server.port), `asking ${server.name} how much WAL it received`, async (c) =>
+      (await c.query<{ l: string | null }>('SELECT pg_last_wal_receive_lsn()::text AS l')).rows[0]);
+    return row?.l ? parseLsn(row.l) : null;
   }
 
   async removeDataDir(): Promise<void> {

@@ -62,6 +62,13 @@ export interface Postgres {
   /** "Latest checkpoint location" from pg_controldata of the stopped server (its shutdown checkpoint). */
   lastCheckpointLsn(): Promise<Lsn | null>;
 
+  /**
+   * How far another member's standby has received and flushed WAL (`pg_last_wal_receive_lsn()`),
+   * asked over a direct connection with the superuser credentials; null when it is not a standby
+   * that receives. Rejects `PG_UNAVAILABLE` when it cannot be reached.
+   */
+  receivedLsnOf(server: Upstream): Promise<Lsn | null>;
+
   /** Deletes the data directory of a stopped server (operator reinitialize of a replica). */
   removeDataDir(): Promise<void>;
 

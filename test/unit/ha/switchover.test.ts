@@ -40,7 +40,7 @@ describe('switchover and failover requests', () => {
   it('with a healthy candidate the leader keeps the key and starts the planned demotion', () => {
     const d = decide(leaderWith({ leader: 'n1', member: 'n2' }, { peers: [peer('n2', { lsn: 5000 })] }), mem());
     assert.deepEqual(types(d.actions), ['renewLeader', 'switchover']);
-    assert.deepEqual(d.actions[1], { type: 'switchover', candidates: [{ name: 'n2', apiUrl: 'http://127.0.0.1:8433/patroni' }] });
+    assert.deepEqual(d.actions[1], { type: 'switchover', candidates: [{ name: 'n2', host: '127.0.0.1', port: 5433 }] });
     assert.match(d.reason, /switching over to n2/);
   });
 
