@@ -1,5 +1,7 @@
 import { World, setDefaultTimeout, setWorldConstructor, type IWorldOptions } from '@cucumber/cucumber';
 import type { ScenarioCluster } from './cluster.js';
+import type { RestAnswer } from './rest.js';
+import type { Writer } from './writer.js';
 
 /** Upper bound of any single step; the steps themselves poll with their own "within N s". */
 setDefaultTimeout(180_000);
@@ -17,6 +19,16 @@ export class PgWorld extends World {
   faultAt = 0;
   /** Timelines remembered by "I remember the timeline of X". */
   readonly timelines = new Map<string, number>();
+  /** The answer to the last REST request a step sent. */
+  answer: RestAnswer | null = null;
+  /** Postmaster start times remembered by "I remember the postmaster start time of X". */
+  readonly startTimes = new Map<string, string>();
+  /** The background writer of "a writer inserts a row through haproxy ...". */
+  writer: Writer | null = null;
+  /** Answers of the last burst of concurrent requests, with the value each one tried to set. */
+  concurrent: { answer: RestAnswer; value: string }[] = [];
+  /** Cluster state remembered by "I remember the state of the cluster". */
+  rememberedState: string | null = null;
 
   constructor(options: IWorldOptions) {
     super(options);

@@ -49,12 +49,10 @@ export function decideWithoutLeader(obs: Observation, cluster: ClusterSnapshot, 
   if (requested?.take) {
     return { actions: [{ type: 'acquireLeader', promote: !runsAsPrimary(pg) }], reason: requested.reason, memory: mem };
   }
-  if (obs.settings.paused) {
-    return { actions: [], reason: 'paused: there is no leader, but automatic failover is off', memory: mem };
-  }
-
   if (runsAsPrimary(pg)) {
     const tl = clusterTimeline(cluster);
+    // Also when paused: the primary the operator left running keeps the key it lost (its agent
+    // restarted, or etcd lost the lease), so health checks keep routing writes to it.
     if (pg.timeline >= tl) {
       return {
         actions: [{ type: 'acquireLeader', promote: false }],
@@ -62,11 +60,18 @@ export function decideWithoutLeader(obs: Observation, cluster: ClusterSnapshot, 
         memory: mem,
       };
     }
+    if (obs.settings.paused) {
+      return { actions: [], reason: `paused: running as primary on timeline ${pg.timeline} behind the cluster's ${tl}, but not demoting`, memory: mem };
+    }
     return {
       actions: [{ type: 'stop', mode: 'immediate' }],
       reason: `demoting: running as primary on timeline ${pg.timeline} but the cluster moved on to timeline ${tl}`,
       memory: { ...mem, mustCheckDivergence: true },
     };
+  }
+
+  if (obs.settings.paused) {
+    return { actions: [], reason: 'paused: there is no leader, but automatic failover is off', memory: mem };
   }
 
   if (obs.self.nofailover) {

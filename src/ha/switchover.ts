@@ -93,13 +93,17 @@ export function leaderFailoverStep(obs: Observation, cluster: ClusterSnapshot): 
       reason: 'switchover requested: asking the candidates where they are',
     };
   }
-  const leaderLsn = obs.pg.running ? obs.pg.lsn : 0;
+  const pg = obs.pg;
+  const leaderLsn = pg.running ? pg.lsn : 0;
+  // Only a replica streaming from this node receives its last WAL during the clean shutdown.
+  const streaming = new Set(pg.running ? pg.replication.filter((r) => r.state === 'streaming').map((r) => r.application_name) : []);
   const unfit: string[] = [];
   const fit: Upstream[] = [];
   for (const m of wanted) {
     const answer = obs.peers.find((p) => p.name === m.name);
     const upstream = memberUpstream(m);
-    const why = answer ? unfitCandidate(answer, leaderLsn, s.maximumLagOnFailover) : `${m.name} was not asked`;
+    let why = answer ? unfitCandidate(answer, leaderLsn, s.maximumLagOnFailover) : `${m.name} was not asked`;
+    if (why === null && !streaming.has(m.name)) why = `${m.name} is not streaming from me`;
     if (why === null && upstream) fit.push(upstream);
     else unfit.push(why ?? `cannot parse the conn_url of ${m.name}`);
   }

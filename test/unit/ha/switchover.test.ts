@@ -3,16 +3,19 @@ import { describe, it } from 'node:test';
 import type { FailoverRequest } from '../../../src/domain/cluster.js';
 import { decide } from '../../../src/ha/decide.js';
 import { scheduleState } from '../../../src/ha/switchover.js';
+import type { PgStatus } from '../../../src/domain/pg-status.js';
 import type { Action, Observation } from '../../../src/ha/types.js';
 import { cluster, mem, obs, peer, primaryPg, replicaPg, stoppedPg, withLeader } from './builders.js';
 
 const WALL = Date.parse('2026-11-22T12:00:00Z');
 const iso = (offsetMs: number): string => new Date(WALL + offsetMs).toISOString();
 
-/** The leader n1 (primary, lease valid) with a failover request. */
+const streamingRow = (name: string) => ({ usename: 'replicator', application_name: name, client_addr: '127.0.0.1', state: 'streaming', sync_state: 'async', sync_priority: 0 });
+
+/** The leader n1 (primary, lease valid, n2 and n3 streaming from it) with a failover request. */
 function leaderWith(f: FailoverRequest, over: Partial<Observation> = {}): Observation {
   return obs({
-    pg: primaryPg(5000),
+    pg: { ...primaryPg(5000), replication: [streamingRow('n2'), streamingRow('n3')] } as PgStatus,
     dcs: { ok: true, cluster: { ...withLeader(cluster({ optime: 5000 }), 'n1'), failover: f, failoverModRevision: '42' } },
     leaderUntil: 108_000,
     ...over,
@@ -51,10 +54,11 @@ describe('switchover and failover requests', () => {
     assert.deepEqual(sw.candidates.map((c) => c.name), ['n2']);
   });
 
-  const refusals: { name: string; f: FailoverRequest; peers?: Observation['peers']; paused?: boolean; why: RegExp }[] = [
+  const refusals: { name: string; f: FailoverRequest; peers?: Observation['peers']; pg?: PgStatus; paused?: boolean; why: RegExp }[] = [
     { name: 'an unreachable candidate', f: { leader: 'n1', member: 'n2' }, peers: [peer('n2', { reachable: false })], why: /n2 is not reachable/ },
     { name: 'a nofailover candidate', f: { member: 'n2' }, peers: [peer('n2', { nofailover: true })], why: /n2 is tagged nofailover/ },
     { name: 'a lagging candidate', f: { member: 'n2' }, peers: [peer('n2', { lsn: 5000 - 2_000_000 })], why: /behind, beyond maximum_lag_on_failover/ },
+    { name: 'a candidate that does not stream from the leader', f: { member: 'n2' }, peers: [peer('n2')], pg: { ...primaryPg(5000), replication: [streamingRow('n3')] } as PgStatus, why: /n2 is not streaming from me/ },
     { name: 'a candidate that is not a member', f: { member: 'n9' }, why: /n9 is not a member/ },
     { name: 'a request from another leader', f: { leader: 'n3', member: 'n2' }, why: /from n3, but I am the leader/ },
     { name: 'a request naming the leader itself', f: { member: 'n1' }, why: /already the leader/ },
@@ -64,7 +68,7 @@ describe('switchover and failover requests', () => {
   ];
   for (const r of refusals) {
     it(`the leader clears ${r.name} with the reason and keeps leading`, () => {
-      const base = leaderWith(r.f, r.peers ? { peers: r.peers } : {});
+      const base = leaderWith(r.f, { ...(r.peers ? { peers: r.peers } : {}), ...(r.pg ? { pg: r.pg } : {}) });
       const o = r.paused ? { ...base, settings: { ...base.settings, paused: true } } : base;
       const d = decide(o, mem());
       assert.equal(d.actions[0]?.type, 'renewLeader');
@@ -167,3 +171,22 @@ describe('scheduleState', () => {
 });
 
 type ScheduleKind = ReturnType<typeof scheduleState>['kind'];
+
+describe('pause and a free leader key', () => {
+  it('a paused primary retakes the free key without promoting anything', () => {
+    const o = obs({ pg: primaryPg(5000), dcs: { ok: true, cluster: cluster({ optime: 5000 }) } });
+    const d = decide({ ...o, settings: { ...o.settings, paused: true } }, mem());
+    assert.deepEqual(d.actions, [{ type: 'acquireLeader', promote: false }]);
+  });
+  it('a paused replica does not race for the free key', () => {
+    const o = obs({ pg: replicaPg(5000), dcs: { ok: true, cluster: cluster({ optime: 5000 }) } });
+    const d = decide({ ...o, settings: { ...o.settings, paused: true } }, mem());
+    assert.deepEqual(d.actions, []);
+    assert.match(d.reason, /paused/);
+  });
+  it('a paused primary behind the cluster timeline is left alone (no demotion)', () => {
+    const o = obs({ pg: primaryPg(5000, 1), dcs: { ok: true, cluster: cluster({ optime: 5000, history: [[1, 4000, 'no recovery target specified']] }) } });
+    const d = decide({ ...o, settings: { ...o.settings, paused: true } }, mem());
+    assert.deepEqual(d.actions, []);
+  });
+});
