@@ -2,9 +2,11 @@ import { createServer } from 'node:net';
 
 /**
  * Port plan of the features (ranges reserved for them on shared machines):
- * etcd 23800–23809 (client + peer pairs), PostgreSQL 55500–55549, REST 58000–58049,
- * haproxy 55600–55609 (primary, replicas, stats triples). Each scenario takes the next free slot,
- * so a process that lingers after one scenario never collides with the next.
+ * etcd 23800–23809 (client + peer pairs), PostgreSQL 25500–25549, REST 28000–28049,
+ * haproxy 25600–25609 (primary, replicas, stats triples). Each scenario takes the next free slot,
+ * so a process that lingers after one scenario never collides with the next. All of them lie
+ * below Linux's ephemeral range (32768–60999): a port there can be taken at any moment as the
+ * source port of an outgoing connection, and a server then fails to bind it.
  */
 export interface PortSlot {
   etcdClient: number;
@@ -19,9 +21,9 @@ export interface PortSlot {
 }
 
 export const MAX_NODES = 5;
-const PG_SLOTS = 10; // 55500 + 10 * 5
+const PG_SLOTS = 10; // 25500 + 10 * 5
 const ETCD_SLOTS = 5; // 23800 + 5 * 2
-const HAPROXY_SLOTS = 3; // 55600 + 3 * 3
+const HAPROXY_SLOTS = 3; // 25600 + 3 * 3
 
 let counter = 0;
 
@@ -41,11 +43,11 @@ function slotFor(n: number): PortSlot {
   return {
     etcdClient: 23800 + 2 * e,
     etcdPeer: 23801 + 2 * e,
-    pgBase: 55500 + MAX_NODES * pg,
-    restBase: 58000 + MAX_NODES * pg,
-    haproxyPrimary: 55600 + 3 * h,
-    haproxyReplicas: 55601 + 3 * h,
-    haproxyStats: 55602 + 3 * h,
+    pgBase: 25500 + MAX_NODES * pg,
+    restBase: 28000 + MAX_NODES * pg,
+    haproxyPrimary: 25600 + 3 * h,
+    haproxyReplicas: 25601 + 3 * h,
+    haproxyStats: 25602 + 3 * h,
   };
 }
 

@@ -1,36 +1,557 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
-import { etcdEndpoints, loadConfigFile } from '../config/load.js';
-import { Etcd3Dcs } from '../dcs/etcd3.js';
-import { listRows, renderTable } from '../ctl/list.js';
+/**
+ * `pgwardenctl`: the operator CLI. It reads a node's YAML (`-c FILE` or PGWARDENCTL_CONFIG_FILE),
+ * reads the cluster from etcd and acts through the members' REST APIs, like patronictl.
+ * Every failure prints `pgwardenctl: <reason>` and exits 1.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import yaml from 'js-yaml';
+import pg from 'pg';
+import { validateDynamic } from '../config/dynamic.js';
+import { mergePatch, type JsonObject } from '../config/patch.js';
+import type { ClusterSnapshot, Member } from '../domain/cluster.js';
 import { errorText } from '../errors.js';
+import { memberUpstream } from '../ha/upstream.js';
 import { VERSION } from '../version.js';
+import {
+  eligibleCandidates,
+  forEachMember,
+  leaderFirst,
+  parseRole,
+  restartBody,
+  restartLine,
+  scheduledTime,
+  selectMembers,
+  splitNames,
+  type RestartOptions,
+} from '../ctl/actions.js';
+import { CtlError, openContext, type CtlContext } from '../ctl/context.js';
+import { addSetting, lineDiff, pgParameterSetting, toYaml } from '../ctl/edit.js';
+import { parseFormat, renderRows, type Format, type Row } from '../ctl/format.js';
+import { listColumns, listFooter, listRows, topologyRows } from '../ctl/list.js';
+import { ask, confirm, interactive } from '../ctl/prompt.js';
 
 const program = new Command()
   .name('pgwardenctl')
-  .description('Operator CLI for pgwarden clusters (reads the same YAML files as the agents)')
+  .description('Operator CLI for pgwarden clusters: reads etcd, acts through the members\' REST APIs (patronictl-compatible)')
   .version(VERSION, '-V, --version', 'print the pgwarden version')
-  .requiredOption('-c, --config-file <file>', 'YAML file of any node of the cluster (PGWARDENCTL_CONFIG_FILE)', process.env.PGWARDENCTL_CONFIG_FILE)
-  .addHelpText('after', '\nExample:\n  pgwardenctl -c postgres0.yml list');
+  .enablePositionalOptions()
+  .option('-c, --config-file <file>', 'YAML file of any node of the cluster', process.env.PGWARDENCTL_CONFIG_FILE)
+  .addHelpText('after', '\nExamples:\n  pgwardenctl -c postgres0.yml list\n  pgwardenctl -c postgres0.yml switchover --leader postgres0 --candidate postgres1 --force');
 
-program
-  .command('list')
-  .description('show the members of the cluster, their role, state, timeline and lag, from etcd')
-  .option('-f, --format <format>', 'pretty or json', 'pretty')
-  .action(async (opts: { format: string }) => {
-    const file = program.opts<{ configFile: string }>().configFile;
-    const { config } = loadConfigFile(file);
-    const dcs = new Etcd3Dcs({ namespace: config.namespace, scope: config.scope, callTimeoutMs: 5_000, hosts: etcdEndpoints(config), username: config.etcd3.username, password: config.etcd3.password });
-    try {
-      const cluster = await dcs.getCluster();
-      const rows = listRows(cluster);
-      process.stdout.write(opts.format === 'json' ? `${JSON.stringify(rows.map((r) => ({ Cluster: config.scope, ...r })))}\n` : `${renderTable(config.scope, rows)}\n`);
-    } finally {
-      await dcs.close();
+/** Runs `body` with a context for the config file (and the cluster name, when given). */
+async function withContext<T>(clusterName: string | undefined, body: (ctx: CtlContext) => Promise<T>): Promise<T> {
+  const ctx = openContext(program.opts<{ configFile?: string }>().configFile, clusterName);
+  try {
+    return await body(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const say = (text: string): void => void process.stdout.write(`${text}\n`);
+const progress = (text: string): void => {
+  if (process.stderr.isTTY) process.stderr.write(text);
+};
+
+function formatOption(): Option {
+  return new Option('-f, --format <format>', 'pretty, tsv, json or yaml').default('pretty').argParser(parseFormat);
+}
+
+function printList(ctx: CtlContext, cluster: ClusterSnapshot, format: Format, rows: Row[], extended: boolean): void {
+  const columns = listColumns(rows, extended);
+  if (format === 'pretty') {
+    say(renderRows('pretty', `Cluster: ${ctx.scope}`, columns, rows));
+    for (const line of listFooter(cluster)) say(line);
+  } else {
+    say(renderRows(format, null, ['Cluster', ...columns], rows.map((r) => ({ Cluster: ctx.scope, ...r }))));
+  }
+}
+
+async function listCommand(clusterName: string | undefined, o: { format: Format; extended?: boolean; watch?: boolean; interval?: string }, topology: boolean): Promise<void> {
+  await withContext(clusterName, async (ctx) => {
+    const interval = Number(o.interval ?? 2) * 1000;
+    for (;;) {
+      const cluster = await ctx.cluster();
+      if (o.watch && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+      printList(ctx, cluster, o.format, topology ? topologyRows(cluster) : listRows(cluster), o.extended === true);
+      if (!o.watch) return;
+      await sleep(interval);
     }
   });
+}
+
+program
+  .command('list [cluster]')
+  .description('show the members: role, state, timeline, lag (from etcd)')
+  .addOption(formatOption())
+  .option('-e, --extended', 'always show the Pending restart, Scheduled restart and Tags columns')
+  .option('-W, --watch', 'repeat every 2 s until interrupted')
+  .option('-w, --interval <seconds>', 'repeat every N seconds (implies -W)')
+  .action((clusterName: string | undefined, o: { format: Format; extended?: boolean; watch?: boolean; interval?: string }) =>
+    listCommand(clusterName, { ...o, watch: o.watch === true || o.interval !== undefined }, false));
+
+program
+  .command('topology [cluster]')
+  .description('like list, with replicas under the member they stream from')
+  .addOption(formatOption())
+  .option('-W, --watch', 'repeat every 2 s until interrupted')
+  .action((clusterName: string | undefined, o: { format: Format; watch?: boolean }) => listCommand(clusterName, o, true));
+
+program
+  .command('history [cluster]')
+  .description('timeline history: TL, LSN, Reason, Timestamp, New Leader')
+  .addOption(formatOption())
+  .action(async (clusterName: string | undefined, o: { format: Format }) => {
+    await withContext(clusterName, async (ctx) => {
+      const rows = ((await ctx.cluster()).history ?? []).map((h) => ({
+        TL: String(h[0]),
+        LSN: String(h[1]),
+        Reason: h[2],
+        Timestamp: h[3] ?? '',
+        'New Leader': h[4] ?? '',
+      }));
+      say(renderRows(o.format, null, ['TL', 'LSN', 'Reason', 'Timestamp', 'New Leader'], rows));
+    });
+  });
+
+program
+  .command('show-config [cluster]')
+  .description('print the dynamic configuration (etcd config key) as YAML')
+  .action(async (clusterName: string | undefined) => {
+    await withContext(clusterName, async (ctx) => {
+      const config = (await ctx.cluster()).config;
+      if (config === null) throw new CtlError(`cluster ${ctx.scope} has no config key in etcd`);
+      process.stdout.write(toYaml(config));
+    });
+  });
+
+function readYamlFile(path: string, flag: string): JsonObject {
+  let text: string;
+  try {
+    text = path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new CtlError(`${flag} ${path}: ${errorText(e)}`);
+  }
+  const value = yaml.load(text);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CtlError(`${flag} ${path}: not a YAML mapping`);
+  return value as JsonObject;
+}
+
+/** Opens $EDITOR on the configuration as YAML and returns the edited mapping. */
+function editInEditor(current: JsonObject): JsonObject {
+  if (!interactive()) throw new CtlError('no terminal for an editor; pass -s, -p, --apply or --replace');
+  const dir = mkdtempSync(join(tmpdir(), 'pgwardenctl-'));
+  const file = join(dir, 'config.yaml');
+  try {
+    writeFileSync(file, toYaml(current));
+    const editor = process.env.EDITOR ?? process.env.VISUAL ?? 'vi';
+    const r = spawnSync(editor, [file], { stdio: 'inherit', shell: true });
+    if (r.status !== 0) throw new CtlError(`${editor} exited with status ${r.status ?? 'unknown'}; nothing was changed`);
+    return readYamlFile(file, 'edited file');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+program
+  .command('edit-config [cluster]')
+  .description('change the dynamic configuration (compare-and-set on the etcd config key)')
+  .option('-s, --set <key=value>', 'set a key path to a YAML value (null deletes); repeatable', collect, [])
+  .option('-p, --pg <name=value>', 'set postgresql.parameters.<name>; repeatable', collect, [])
+  .option('--apply <file>', 'merge a YAML file into the configuration (- = stdin)')
+  .option('--replace <file>', 'replace the configuration with a YAML file (- = stdin)')
+  .option('--force', 'do not ask for confirmation')
+  .option('-q, --quiet', 'do not show the diff')
+  .addHelpText('after', '\nExamples:\n  pgwardenctl -c postgres0.yml edit-config -s ttl=20 -p max_connections=200 --force\n  pgwardenctl -c postgres0.yml edit-config    # opens $EDITOR')
+  .action(async (clusterName: string | undefined, o: { set: string[]; pg: string[]; apply?: string; replace?: string; force?: boolean; quiet?: boolean }) => {
+    await withContext(clusterName, async (ctx) => {
+      const cluster = await ctx.cluster();
+      const current = cluster.config;
+      if (current === null || cluster.configModRevision === null) throw new CtlError(`cluster ${ctx.scope} has no config key in etcd yet`);
+      let next: JsonObject;
+      if (o.replace !== undefined) {
+        next = readYamlFile(o.replace, '--replace');
+      } else if (o.set.length > 0 || o.pg.length > 0 || o.apply !== undefined) {
+        const patch: JsonObject = o.apply !== undefined ? readYamlFile(o.apply, '--apply') : {};
+        try {
+          for (const s of o.set) addSetting(patch, s);
+          for (const p of o.pg) addSetting(patch, pgParameterSetting(p));
+        } catch (e) {
+          throw new CtlError(errorText(e));
+        }
+        next = mergePatch(current, patch).value;
+      } else {
+        next = editInEditor(current);
+      }
+      const before = toYaml(current);
+      const after = toYaml(next);
+      if (before === after) {
+        say('Not changed');
+        return;
+      }
+      if (!o.quiet) say(lineDiff(before, after));
+      const problems = validateDynamic(next);
+      if (problems.length > 0) throw new CtlError(`the new configuration is invalid, nothing written:\n  ${problems.join('\n  ')}`);
+      await confirm('Apply these changes?', o.force === true);
+      const ok = await ctx.dcs.setConfig(next, cluster.configModRevision);
+      if (!ok) throw new CtlError('Config modification aborted due to concurrent changes');
+      say('Configuration changed');
+    });
+  });
+
+async function postJson(ctx: CtlContext, member: Member, method: string, path: string, body: unknown, timeoutMs?: number): Promise<{ status: number; text: string }> {
+  const r = await ctx.call(member, method, path, body, timeoutMs);
+  return { status: r.status, text: r.text };
+}
+
+/** Waits for a long request, printing a dot per second on a terminal. */
+async function withProgress<T>(what: string, work: Promise<T>): Promise<T> {
+  progress(`${what}`);
+  const timer = setInterval(() => progress('.'), 1000);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+    progress('\n');
+  }
+}
+
+async function leaderChange(action: 'switchover' | 'failover', clusterName: string | undefined, o: { leader?: string; candidate?: string; scheduled?: string; force?: boolean }): Promise<void> {
+  await withContext(clusterName, async (ctx) => {
+    const cluster = await ctx.cluster();
+    const current = cluster.leader?.name ?? null;
+    let leader = o.leader;
+    if (action === 'switchover') {
+      if (current === null) throw new CtlError('the cluster has no leader: use failover --candidate');
+      leader ??= interactive() && !o.force ? (await ask(`Primary [${current}]:`, '--leader')) || current : current;
+      if (leader !== current) throw new CtlError(`Member ${leader} is not the leader of cluster ${ctx.scope} (the leader is ${current})`);
+    }
+    const eligible = eligibleCandidates(cluster, current);
+    let candidate = o.candidate;
+    if (candidate === undefined && (action === 'failover' || (interactive() && !o.force))) {
+      candidate = (await ask(`Candidate ${JSON.stringify(eligible)} []:`, '--candidate')) || undefined;
+    }
+    if (action === 'failover' && candidate === undefined) throw new CtlError('failover needs a candidate (--candidate)');
+    if (candidate !== undefined && !cluster.members.some((m) => m.name === candidate)) throw new CtlError(`${candidate} is not a member of cluster ${ctx.scope}`);
+    if (candidate !== undefined && candidate === current) throw new CtlError(`${candidate} is already the leader`);
+    const scheduledAt = action === 'switchover'
+      ? scheduledTime(o.scheduled ?? (interactive() && !o.force ? await ask('When should the switchover take place (e.g. 2030-01-01T03:00) [now]:', '--scheduled') : undefined))
+      : null;
+    await confirm(
+      action === 'switchover'
+        ? `Are you sure you want to switchover cluster ${ctx.scope}, demoting current leader ${current ?? ''}${scheduledAt ? ` at ${scheduledAt}` : ''}?`
+        : `Are you sure you want to failover cluster ${ctx.scope}${current ? `, demoting current leader ${current}` : ''}?`,
+      o.force === true,
+    );
+    const body = { leader: action === 'switchover' ? leader ?? null : current, candidate: candidate ?? null, scheduled_at: scheduledAt };
+    const target = cluster.members.find((m) => m.name === (current ?? candidate));
+    try {
+      if (!target) throw new CtlError('no member to send the request to');
+      const r = await withProgress(`${action} in progress`, postJson(ctx, target, 'POST', `/${action}`, body, 90_000));
+      if (r.status === 200 || r.status === 202) {
+        say(`${new Date().toISOString()} ${r.text}`);
+        return;
+      }
+      throw new CtlError(`${action} failed: ${r.status} ${r.text.trim()}`);
+    } catch (e) {
+      if (e instanceof CtlError && /failed: \d{3}/.test(e.message)) throw e;
+      // As patronictl: when the REST API cannot be reached, put the request into etcd directly.
+      process.stderr.write(`pgwardenctl: the REST API did not answer (${errorText(e)}); writing the request into etcd\n`);
+      const req: Record<string, string> = {};
+      if (body.leader) req['leader'] = body.leader;
+      if (body.candidate) req['member'] = body.candidate;
+      if (body.scheduled_at) req['scheduled_at'] = body.scheduled_at;
+      await ctx.dcs.setFailover(req);
+      say(`${title(action)} request written into etcd`);
+    }
+  });
+}
+
+const title = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
+
+program
+  .command('switchover [cluster]')
+  .description('planned switchover from the leader to a replica (immediate or scheduled)')
+  .option('--leader <name>', 'the current leader')
+  .addOption(new Option('--primary <name>', 'alias of --leader').hideHelp())
+  .addOption(new Option('--master <name>', 'alias of --leader').hideHelp())
+  .option('--candidate <name>', 'the member to take over (default: the best replica)')
+  .option('--scheduled <time>', 'ISO 8601 time, or now')
+  .option('--force', 'do not ask for confirmation')
+  .addHelpText('after', '\nExample:\n  pgwardenctl -c postgres0.yml switchover --leader postgres0 --candidate postgres1 --force')
+  .action((clusterName: string | undefined, o: { leader?: string; primary?: string; master?: string; candidate?: string; scheduled?: string; force?: boolean }) =>
+    leaderChange('switchover', clusterName, { ...o, leader: o.leader ?? o.primary ?? o.master }));
+
+program
+  .command('failover [cluster]')
+  .description('make the named candidate the leader (works without a leader)')
+  .option('--leader <name>', 'the current leader (optional)')
+  .option('--candidate <name>', 'the member to take over')
+  .option('--force', 'do not ask for confirmation')
+  .addHelpText('after', '\nExample:\n  pgwardenctl -c postgres0.yml failover --candidate postgres2 --force')
+  .action((clusterName: string | undefined, o: { leader?: string; candidate?: string; force?: boolean }) => leaderChange('failover', clusterName, o));
+
+program
+  .command('restart [names...]')
+  .description('restart PostgreSQL on members ([cluster] [members...]; all by default)')
+  .option('-r, --role <role>', 'leader, primary, replica or any', 'any')
+  .option('--pending', 'only members with a pending restart')
+  .option('--scheduled <time>', 'ISO 8601 time to restart at')
+  .option('--pg-version <version>', 'only members running an older PostgreSQL than this')
+  .option('--timeout <seconds>', 'give up waiting for the restart after this long')
+  .option('--force', 'do not ask for confirmation')
+  .addHelpText('after', '\nExamples:\n  pgwardenctl -c postgres0.yml restart batman postgres1 --force\n  pgwardenctl -c postgres0.yml restart --role replica --pending --force')
+  .action(async (names: string[], o: RestartOptions & { role: string; force?: boolean }) => {
+    await withContext(undefined, async (ctx) => {
+      const { members: wanted } = splitNames(ctx.scope, names);
+      const cluster = await ctx.cluster();
+      const members = selectMembers(cluster, wanted, parseRole(o.role), o.pending === true);
+      if (members.length === 0) throw new CtlError('no member matches');
+      const when = scheduledTime(o.scheduled);
+      await confirm(`Restart ${members.map((m) => m.name).join(', ')}${when ? ` at ${when}` : ' now'}?`, o.force === true);
+      const ok = await forEachMember(members, async (m) => {
+        if (o.force && m.data.scheduled_restart) await ctx.call(m, 'DELETE', '/restart');
+        const r = await postJson(ctx, m, 'POST', '/restart', restartBody(o, when), 120_000);
+        return restartLine(m.name, r.status, r.text);
+      });
+      if (!ok) process.exitCode = 1;
+    });
+  });
+
+program
+  .command('reinit [names...]')
+  .description('wipe replicas and clone them again from the leader ([cluster] members...)')
+  .option('--force', 'do not ask; cancel a running action on the member')
+  .option('--wait', 'wait until the members run again')
+  .addHelpText('after', '\nExample:\n  pgwardenctl -c postgres0.yml reinit batman postgres2 --force --wait')
+  .action(async (names: string[], o: { force?: boolean; wait?: boolean }) => {
+    await withContext(undefined, async (ctx) => {
+      const { members: wanted } = splitNames(ctx.scope, names);
+      if (wanted.length === 0) throw new CtlError('name the members to reinitialize');
+      const cluster = await ctx.cluster();
+      const members = selectMembers(cluster, wanted);
+      const leader = members.find((m) => m.name === cluster.leader?.name);
+      if (leader) throw new CtlError(`${leader.name} is the leader; only replicas can be reinitialized`);
+      await confirm(`Are you sure you want to reinitialize members ${members.map((m) => m.name).join(', ')}?`, o.force === true);
+      const ok = await forEachMember(members, async (m) => {
+        const r = await postJson(ctx, m, 'POST', '/reinitialize', { force: o.force === true });
+        return r.status === 200 ? { ok: true, line: `Success: reinitialize for member ${m.name}` } : { ok: false, line: `Failed: reinitialize for member ${m.name}, status code=${r.status}, (${r.text.trim()})` };
+      });
+      if (ok && o.wait) {
+        for (const m of members) {
+          const deadline = Date.now() + 600_000;
+          progress(`waiting for ${m.name}`);
+          for (;;) {
+            const s = await ctx.call(m, 'GET', '/patroni', undefined, 3_000).then((r) => (JSON.parse(r.text) as { state?: string }).state, () => undefined);
+            if (s === 'running') break;
+            if (Date.now() > deadline) throw new CtlError(`${m.name} is not running 10 minutes after the reinitialize (state ${s ?? 'unknown'})`);
+            progress('.');
+            await sleep(1000);
+          }
+          progress('\n');
+          say(`${m.name} is running again`);
+        }
+      }
+      if (!ok) process.exitCode = 1;
+    });
+  });
+
+program
+  .command('reload [names...]')
+  .description('reload the configuration of members ([cluster] [members...]; all by default)')
+  .option('-r, --role <role>', 'leader, primary, replica or any', 'any')
+  .option('--force', 'do not ask for confirmation')
+  .action(async (names: string[], o: { role: string; force?: boolean }) => {
+    await withContext(undefined, async (ctx) => {
+      const members = selectMembers(await ctx.cluster(), splitNames(ctx.scope, names).members, parseRole(o.role));
+      await confirm(`Are you sure you want to reload members ${members.map((m) => m.name).join(', ')}?`, o.force === true);
+      const ok = await forEachMember(members, async (m) => {
+        const r = await postJson(ctx, m, 'POST', '/reload', undefined);
+        if (r.status === 200) return { ok: true, line: `No changes to apply on member ${m.name}` };
+        if (r.status === 202) return { ok: true, line: `Reload request received for member ${m.name} and will be processed within ${String(ctx.config.bootstrap?.dcs?.['loop_wait'] ?? 10)} seconds` };
+        return { ok: false, line: `Failed: reload for member ${m.name}, status code=${r.status}, (${r.text.trim()})` };
+      });
+      if (!ok) process.exitCode = 1;
+    });
+  });
+
+async function setPause(clusterName: string | undefined, pause: boolean, wait: boolean): Promise<void> {
+  await withContext(clusterName, async (ctx) => {
+    const cluster = await ctx.cluster();
+    const paused = cluster.config?.['pause'] === true;
+    if (paused === pause) throw new CtlError(pause ? 'Cluster is already paused' : 'Cluster is not paused');
+    let done = false;
+    const failures: string[] = [];
+    for (const m of leaderFirst(cluster)) {
+      try {
+        const r = await postJson(ctx, m, 'PATCH', '/config', { pause: pause ? true : null });
+        if (r.status === 200) {
+          done = true;
+          break;
+        }
+        failures.push(`${m.name}: ${r.status} ${r.text.trim()}`);
+      } catch (e) {
+        failures.push(`${m.name}: ${errorText(e)}`);
+      }
+    }
+    if (!done) throw new CtlError(`no member accepted the change: ${failures.join('; ')}`);
+    if (wait) {
+      progress(`waiting for every member to ${pause ? 'pause' : 'resume'}`);
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const c = await ctx.cluster();
+        if (c.members.every((m) => (m.data.pause === true) === pause)) break;
+        if (Date.now() > deadline) throw new CtlError(`not every member shows the change after 120 s`);
+        progress('.');
+        await sleep(1000);
+      }
+      progress('\n');
+    }
+    say(pause ? 'Success: cluster management is paused' : 'Success: cluster management is resumed');
+  });
+}
+
+program
+  .command('pause [cluster]')
+  .description('stop automatic failover and recovery (maintenance mode)')
+  .option('--wait', 'wait until every member shows it')
+  .action((clusterName: string | undefined, o: { wait?: boolean }) => setPause(clusterName, true, o.wait === true));
+
+program
+  .command('resume [cluster]')
+  .description('resume automatic failover and recovery')
+  .option('--wait', 'wait until every member shows it')
+  .action((clusterName: string | undefined, o: { wait?: boolean }) => setPause(clusterName, false, o.wait === true));
+
+program
+  .command('flush <args...>')
+  .description('cancel scheduled actions: flush [cluster] restart [members...] | flush [cluster] switchover')
+  .option('--force', 'do not ask for confirmation')
+  .action(async (args: string[], o: { force?: boolean }) => {
+    await withContext(undefined, async (ctx) => {
+      const rest = args[0] === ctx.scope ? args.slice(1) : args;
+      const [target, ...names] = rest;
+      const cluster = await ctx.cluster();
+      if (target === 'restart') {
+        const members = selectMembers(cluster, names).filter((m) => m.data.scheduled_restart);
+        if (members.length === 0) {
+          say('No scheduled restarts');
+          return;
+        }
+        await confirm(`Cancel the scheduled restarts of ${members.map((m) => m.name).join(', ')}?`, o.force === true);
+        const ok = await forEachMember(members, async (m) => {
+          const r = await postJson(ctx, m, 'DELETE', '/restart', undefined);
+          return r.status === 200 ? { ok: true, line: `Success: flush scheduled restart for member ${m.name}` } : { ok: false, line: `Failed: flush scheduled restart for member ${m.name}, status code=${r.status}, (${r.text.trim()})` };
+        });
+        if (!ok) process.exitCode = 1;
+      } else if (target === 'switchover') {
+        for (const m of leaderFirst(cluster)) {
+          const r = await postJson(ctx, m, 'DELETE', '/switchover', undefined).catch(() => null);
+          if (r && (r.status === 200 || r.status === 404)) {
+            say(r.text.trim());
+            return;
+          }
+        }
+        if (!(await ctx.dcs.setFailover({}, cluster.failoverModRevision ?? undefined))) throw new CtlError('the switchover request changed concurrently; try again');
+        say('Success: scheduled switchover deleted (written into etcd directly: no member answered)');
+      } else {
+        throw new CtlError('flush what? use: flush [cluster] restart [members...] or flush [cluster] switchover');
+      }
+    });
+  });
+
+program
+  .command('dsn [cluster]')
+  .description('print host= port= of the leader, or of a role or member')
+  .option('-r, --role <role>', 'leader, primary, replica or any', 'leader')
+  .option('-m, --member <name>', 'a member by name')
+  .action(async (clusterName: string | undefined, o: { role: string; member?: string }) => {
+    await withContext(clusterName, async (ctx) => {
+      const cluster = await ctx.cluster();
+      const m = selectMembers(cluster, o.member ? [o.member] : [], o.member ? 'any' : parseRole(o.role))[0];
+      const up = m ? memberUpstream(m) : null;
+      if (!up) throw new CtlError('no member matches');
+      say(`host=${up.host} port=${up.port}`);
+    });
+  });
+
+program
+  .command('query [cluster]')
+  .description('run SQL on a member (the leader by default) and print the rows')
+  .option('-r, --role <role>', 'leader, primary, replica or any', 'leader')
+  .option('-m, --member <name>', 'a member by name')
+  .option('-c, --command <sql>', 'the SQL to run')
+  .option('--file <file>', 'read the SQL from a file')
+  .option('-U, --username <user>', 'user (default: postgresql.authentication.superuser)')
+  .option('--password', 'ask for the password')
+  .option('-d, --dbname <name>', 'database', 'postgres')
+  .addOption(formatOption().default('tsv'))
+  .action(async (clusterName: string | undefined, o: { role: string; member?: string; command?: string; file?: string; username?: string; password?: boolean; dbname: string; format: Format }) => {
+    await withContext(clusterName, async (ctx) => {
+      const sql = o.command ?? (o.file ? readFileSync(o.file, 'utf8') : undefined);
+      if (!sql) throw new CtlError('no SQL: pass -c SQL or -f FILE');
+      const m = selectMembers(await ctx.cluster(), o.member ? [o.member] : [], o.member ? 'any' : parseRole(o.role))[0];
+      const up = m ? memberUpstream(m) : null;
+      if (!up) throw new CtlError('no member matches');
+      const su = ctx.config.postgresql.authentication.superuser;
+      const password = o.password ? await ask('Password:', '-U with a .pgpass entry') : o.username ? undefined : su.password;
+      const client = new pg.Client({ host: up.host, port: up.port, user: o.username ?? su.username, password, database: o.dbname, connectionTimeoutMillis: 5000 });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        const res = await client.query(sql);
+        const columns = res.fields.map((f) => f.name);
+        const rows = (res.rows as Record<string, unknown>[]).map((r) => Object.fromEntries(columns.map((c) => [c, r[c] === null ? '' : String(r[c])])));
+        say(renderRows(o.format, null, columns, rows));
+      } catch (e) {
+        throw new CtlError(`${m!.name} (${up.host}:${up.port}): ${errorText(e)}`);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    });
+  });
+
+program
+  .command('remove <cluster>')
+  .description('delete every etcd key of the cluster (asks three questions; needs a terminal)')
+  .action(async (clusterName: string) => {
+    await withContext(clusterName, async (ctx) => {
+      const cluster = await ctx.cluster();
+      if ((await ask('Please confirm the cluster name to remove:', 'nothing: remove needs a terminal')) !== ctx.scope) throw new CtlError('cluster name does not match; nothing removed');
+      if ((await ask('You are about to remove all information in etcd for this cluster. Type "Yes I am aware":', 'nothing')) !== 'Yes I am aware') throw new CtlError('aborted; nothing removed');
+      const leader = cluster.leader?.name;
+      if (leader && (await ask('This cluster has a leader. Type its name to confirm:', 'nothing')) !== leader) throw new CtlError('leader name does not match; nothing removed');
+      await ctx.dcs.removeCluster();
+      say(`Cluster ${ctx.scope} removed from etcd`);
+    });
+  });
+
+program
+  .command('version [names...]')
+  .description('print the pgwardenctl version and, for members, their agent and PostgreSQL versions')
+  .action(async (names: string[]) => {
+    say(`pgwardenctl version ${VERSION}`);
+    if (names.length === 0) return;
+    await withContext(undefined, async (ctx) => {
+      const { members } = splitNames(ctx.scope, names);
+      for (const m of selectMembers(await ctx.cluster(), members)) {
+        const s = await ctx.call(m, 'GET', '/patroni', undefined, 3_000).then((r) => JSON.parse(r.text) as { patroni?: { version?: string }; server_version?: number }, () => null);
+        const v = s?.server_version;
+        say(`${m.name}: pgwarden ${s?.patroni?.version ?? '?'} PostgreSQL ${v ? `${Math.floor(v / 10000)}.${v % 10000}` : '?'}`);
+      }
+    });
+  });
+
 
 program.parseAsync(process.argv).catch((e: unknown) => {
-  process.stderr.write(`pgwardenctl: ${errorText(e)}\n`);
+  process.stderr.write(`pgwardenctl: ${e instanceof CtlError ? e.message : errorText(e)}\n`);
   process.exitCode = 1;
 });

@@ -8,10 +8,10 @@ import type { LocalPostgres } from '../../src/postgres/local.js';
 import type { Upstream } from '../../src/postgres/port.js';
 import { captureLog, makeNode, pgSkipReason, sql, timed, until, type CapturedLog } from '../support/pg.js';
 
-const PORT_A = 55400;
-const PORT_B = 55401;
-const PORT_C = 55402;
-const PORT_NOBODY = 55409;
+const PORT_A = 25400;
+const PORT_B = 25401;
+const PORT_C = 25402;
+const PORT_NOBODY = 25409;
 const timings: Record<string, number> = {};
 
 describe('LocalPostgres on real PostgreSQL 15', { skip: pgSkipReason() }, () => {
