@@ -2,6 +2,7 @@
 # Installs what pgwarden's demo and tests need, and only what is missing (safe to run again):
 #   etcd + etcdctl + haproxy (Debian: etcd-server, etcd-client, haproxy),
 #   PostgreSQL 15 binaries in /usr/lib/postgresql/15/bin (Debian: postgresql-15),
+#   patronictl for the compatibility scenario (Debian: patroni; optional),
 #   node_modules (npm ci), dist/ (npm run build).
 # As root it installs system packages with apt-get; as any other user it prints what to install
 # and exits 1. One progress line per step.
@@ -54,6 +55,15 @@ elif is_root; then
 else
   say "PostgreSQL 15 binaries missing in $PG_BIN. Install them as root: apt-get update && apt-get install -y postgresql-15" >&2
   exit 1
+fi
+
+# 2b. patronictl (optional: only the patronictl-compatibility feature uses it; skipped without it)
+if ! command -v patronictl >/dev/null 2>&1; then
+  if is_root; then
+    apt_install patroni || say "could not install patroni; the patronictl compatibility scenario will be skipped"
+  else
+    say "patronictl not found (optional): as root, apt-get install -y patroni to run the patronictl compatibility scenario"
+  fi
 fi
 
 # 3. node_modules (npm writes node_modules/.package-lock.json on every install)
