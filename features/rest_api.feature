@@ -1,4 +1,4 @@
-Feature: REST API health checks and authentication
+Feature: REST API health checks, authentication and TLS
   haproxy and load balancers route by the status codes of the health endpoints (Patroni's table),
   and the unsafe endpoints need the restapi.authentication credentials.
 
@@ -30,3 +30,22 @@ Feature: REST API health checks and authentication
     And POST /reload on postgres0 with the right credentials answers 202
     And POST /reload on postgres1 without credentials answers 401 with a Basic challenge
     And POST /reload on postgres1 with the right credentials answers 202
+
+  Scenario: HTTPS with required client certificates and an allowlist; members still call each other
+    Given the REST API of every node serves HTTPS with verify_client required, allowing 127.0.0.3 and the members
+    And a running cluster of 2 nodes
+    And haproxy is running
+    Then haproxy routes writes to postgres0 within 20 seconds
+    And every member key advertises an https api_url
+    And the REST API answers:
+      | method  | path     | postgres0 | postgres1 |
+      | GET     | /primary | 200       | 503       |
+      | OPTIONS | /replica | 503       | 200       |
+    And GET /primary on postgres0 without a client certificate gets no answer
+    And POST /reload on postgres0 from 127.0.0.4 with the right credentials answers 403 "Access is denied"
+    And POST /reload on postgres0 from 127.0.0.3 with the right credentials answers 202
+    When I send POST /switchover to postgres0 with {"leader": "postgres0", "candidate": "postgres1"}
+    Then the answer is 200 "Successfully switched over to \"postgres1\""
+    And postgres1 is the leader within 5 seconds
+    And haproxy routes writes to postgres1 within 20 seconds
+    And postgres0 is a streaming replica of postgres1 within 30 seconds

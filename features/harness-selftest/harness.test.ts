@@ -109,7 +109,7 @@ describe('the acceptance harness', { skip: process.getuid?.() === 0 ? 'run as a 
       good.value = 503;
       await waitFor(10, 'haproxy marks postgres0 DOWN', async () => (await h.serverStates('primary')).postgres0 === 'DOWN');
       await assert.rejects(query(cluster.haproxyPrimary(), 'SELECT 1', [], 2000));
-      const r = await rest(node.restUrl, 'POST', '/reload');
+      const r = await rest(node.restApi, 'POST', '/reload');
       assert.equal(r.status, 503);
       assert.match(r.headers.get('www-authenticate') ?? '', /^Basic/);
     } finally {

@@ -19,7 +19,7 @@ function jsonArg(text: string): Record<string, unknown> {
 async function send(world: PgWorld, method: string, path: string, name: string, body: Record<string, unknown>): Promise<void> {
   const node = world.cluster.node(world.resolveName(name));
   const started = Date.now();
-  world.answer = await rest(node.restUrl, method, path, { auth: AUTH, body, timeoutMs: 90_000 });
+  world.answer = await rest(node.restApi, method, path, { auth: AUTH, body, timeoutMs: 90_000 });
   world.note(`${method} ${path} on ${node.name} ${JSON.stringify(body)} → ${world.answer.status} ${world.answer.body || world.answer.error || ''} (${Date.now() - started} ms)`);
 }
 
@@ -83,7 +83,7 @@ Then('every row the writer got acknowledged is on {node}', async function (this:
 Then('GET \\/cluster on {node} shows a scheduled switchover to {node}', async function (this: PgWorld, name: string, to: string) {
   const node = this.cluster.node(this.resolveName(name));
   await waitFor(5, `GET /cluster on ${node.name} shows scheduled_switchover to ${to}`, async () => {
-    const r = await rest(node.restUrl, 'GET', '/cluster');
+    const r = await rest(node.restApi, 'GET', '/cluster');
     const body = JSON.parse(r.body) as { scheduled_switchover?: { to?: string } };
     if (body.scheduled_switchover?.to !== to) throw new Error(`scheduled_switchover: ${JSON.stringify(body.scheduled_switchover)}`);
     return true;
@@ -119,7 +119,7 @@ Then('the postmaster of {node} has restarted within {int} seconds', async functi
 });
 
 async function patroniField(world: PgWorld, name: string, field: string): Promise<unknown> {
-  const s = await patroniStatus(world.cluster.node(world.resolveName(name)).restUrl);
+  const s = await patroniStatus(world.cluster.node(world.resolveName(name)).restApi);
   if (s === null) throw new Error(`GET /patroni on ${name} did not answer`);
   return s[field];
 }
@@ -163,7 +163,7 @@ When('I send {int} concurrent PATCH \\/config requests with different work_mem v
     Array.from({ length: count }, async (_, i) => {
       const value = `${i + 1}MB`;
       const node = nodes[i % nodes.length]!;
-      const answer = await rest(node.restUrl, 'PATCH', '/config', { auth: AUTH, body: { postgresql: { parameters: { work_mem: value } } }, timeoutMs: 10_000 });
+      const answer = await rest(node.restApi, 'PATCH', '/config', { auth: AUTH, body: { postgresql: { parameters: { work_mem: value } } }, timeoutMs: 10_000 });
       return { answer, value };
     }),
   );
@@ -239,7 +239,7 @@ Then('every write endpoint of {node} answers 401 without credentials and with wr
   const problems: string[] = [];
   for (const [method, path, body] of WRITES) {
     for (const auth of [undefined, { username: AUTH.username, password: 'wrong' }]) {
-      const r = await rest(node.restUrl, method, path, { ...(auth ? { auth } : {}), ...(body === undefined ? {} : { body }) });
+      const r = await rest(node.restApi, method, path, { ...(auth ? { auth } : {}), ...(body === undefined ? {} : { body }) });
       if (r.status !== 401) problems.push(`${method} ${path} ${auth ? 'wrong' : 'no'} credentials: ${r.status} ${r.body}`);
     }
   }

@@ -1,5 +1,6 @@
-import { copyFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeTestCertificates, type TestCertificates } from '../../test/support/certs.js';
 import { startEtcd, type EtcdProcess } from '../../test/support/etcd.js';
 import { DcsView } from './dcs.js';
 import { Haproxy } from './haproxy.js';
@@ -30,6 +31,10 @@ export class ScenarioCluster {
   /** `bootstrap.dcs` settings added by Given steps before the first node starts. */
   dcsOverrides: Record<string, unknown> = {};
   private readonly nodeOverrides = new Map<string, Record<string, unknown>>();
+  /** Settings every node's YAML gets (before the per-node ones). */
+  private commonOverrides: Record<string, unknown> = {};
+  /** Set by {@link useRestTls}: the scenario's certificates. */
+  private certs: TestCertificates | null = null;
 
   constructor(
     readonly dir: string,
@@ -52,6 +57,21 @@ export class ScenarioCluster {
     this.nodeOverrides.set(name, deepMerge(this.nodeOverrides.get(name) ?? {}, overrides));
   }
 
+  /**
+   * Every node's REST API serves HTTPS with the scenario's certificates (made now), with
+   * `verify_client` and the allowlist given; members call each other with the node certificate,
+   * steps and haproxy present the operator/node certificate. Must come before any node starts.
+   */
+  useRestTls(restapi: { verify_client: 'none' | 'optional' | 'required'; allowlist?: string[]; allowlist_include_members?: boolean }): void {
+    if (this.nodes.size > 0) throw new Error('REST TLS must be configured before any node starts');
+    const dir = join(this.dir, 'certs');
+    mkdirSync(dir, { recursive: true });
+    this.certs = makeTestCertificates(dir);
+    this.commonOverrides = deepMerge(this.commonOverrides, {
+      restapi: { certfile: this.certs.nodeCert, keyfile: this.certs.nodeKey, cafile: this.certs.caCert, ...restapi },
+    });
+  }
+
   /** The node called `name` (postgres0..4), created on first use. */
   node(name: string): AgentNode {
     const existing = this.nodes.get(name);
@@ -69,7 +89,10 @@ export class ScenarioCluster {
       restPort: this.ports.restBase + index,
       dir: this.dir,
       dcsOverrides: this.dcsOverrides,
-      nodeOverrides: this.nodeOverrides.get(name) ?? {},
+      nodeOverrides: deepMerge(this.commonOverrides, this.nodeOverrides.get(name) ?? {}),
+      ...(this.certs
+        ? { restTls: { ca: this.certs.read(this.certs.caCert), cert: this.certs.read(this.certs.clientCert), key: this.certs.read(this.certs.clientKey) } }
+        : {}),
     });
     this.nodes.set(name, node);
     return node;
@@ -82,6 +105,7 @@ export class ScenarioCluster {
       this.dir,
       { primary: this.ports.haproxyPrimary, replicas: this.ports.haproxyReplicas, stats: this.ports.haproxyStats },
       backends,
+      this.certs ? { caFile: this.certs.caCert, crtFile: this.certs.nodePem } : undefined,
     );
     return this.haproxy;
   }
@@ -157,7 +181,7 @@ export class ScenarioCluster {
       parts.push(`etcd keys:\n${await this.dcs.dump().catch((e: unknown) => `(etcd unreadable: ${describeError(e)})`)}`);
     }
     for (const node of this.nodes.values()) {
-      const r = await rest(node.restUrl, 'GET', '/patroni', { timeoutMs: 1500 });
+      const r = await rest(node.restApi, 'GET', '/patroni', { timeoutMs: 1500 });
       parts.push(`${node.name}: agent ${node.agentRunning ? `running pid ${String(node.agentPid)}` : node.exitDescription}, ` +
         `postmaster ${String(node.postmasterPid() ?? 'none')}, GET /patroni -> ${r.status} ${r.body || r.error || ''}`);
     }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { AGENT_BIN, PG_BIN_DIR } from './paths.js';
 import { ManagedProcess, postmasterPid, registerDataDir, runSync } from './process.js';
+import type { RestClientTls, RestTarget } from './rest.js';
 import type { PgTarget } from './sql.js';
 
 /** Credentials every generated node file uses (the REST ones are checked by the API feature). */
@@ -45,6 +46,8 @@ export interface NodeSpec {
   dcsOverrides: Obj;
   /** Extra node settings (e.g. { tags: { nofailover: true } }). */
   nodeOverrides: Obj;
+  /** Set when the REST API serves HTTPS: what a trusted client presents. */
+  restTls?: RestClientTls;
 }
 
 /** The Patroni-style YAML of one node, generated from the template below plus overrides. */
@@ -128,8 +131,10 @@ export class AgentNode {
     return this.spec.name;
   }
 
-  get restUrl(): string {
-    return `http://127.0.0.1:${this.spec.restPort}`;
+  /** The REST API's base URL (https when the scenario enabled TLS) and client TLS settings. */
+  get restApi(): RestTarget {
+    const tls = this.spec.restTls;
+    return tls ? { url: `https://127.0.0.1:${this.spec.restPort}`, tls } : { url: `http://127.0.0.1:${this.spec.restPort}` };
   }
 
   get pg(): PgTarget {

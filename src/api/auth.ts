@@ -5,7 +5,6 @@
  * `patronictl` shows to the operator; the realm is `pgwarden`.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** Credentials from `restapi.authentication`. */
 export interface BasicCredentials {
@@ -39,22 +38,4 @@ export function checkBasicAuth(header: string | undefined, expected: BasicCreden
 /** `Authorization` header value a client sends for these credentials. */
 export function basicAuthHeader(c: BasicCredentials): string {
   return `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
-}
-
-/**
- * A Fastify `onRequest` hook enforcing the rule above. It runs before the body is read, so an
- * unauthenticated client learns nothing from body parsing errors. With `auth` null it lets
- * everything through.
- */
-export function authHook(auth: BasicCredentials | null) {
-  return async function checkAccess(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-    if (auth === null || SAFE_METHODS.has(request.method)) return undefined;
-    const verdict = checkBasicAuth(request.headers.authorization, auth);
-    if (verdict === 'ok') return undefined;
-    return reply
-      .code(401)
-      .header('www-authenticate', AUTH_CHALLENGE)
-      .type('text/plain; charset=utf-8')
-      .send(verdict === 'missing' ? 'no auth header received' : 'not authenticated');
-  };
 }

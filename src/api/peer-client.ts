@@ -5,7 +5,8 @@
  */
 import type { Lsn } from '../domain/lsn.js';
 import type { PeerApi, PeerStatus } from '../domain/peer.js';
-import { basicAuthHeader, type BasicCredentials } from './auth.js';
+import type { BasicCredentials } from './auth.js';
+import { HttpClient, type ClientTls } from './http-client.js';
 
 /** Answers larger than this are not a status document; reading stops there. */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -60,66 +61,28 @@ export function parsePeerStatus(name: string, body: unknown): PeerStatus {
   };
 }
 
-async function readLimited(res: Response): Promise<string | null> {
-  if (res.body === null) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /**
- * `PeerApi` over HTTP with Node's `fetch`. The deadline covers connecting, the headers and the
- * body; a backup timer settles the promise even if the request machinery misbehaves. Never
- * rejects: every failure (refused, timeout, non-200, bad JSON, no `xlog`) is "unreachable".
+ * `PeerApi` over the shared {@link HttpClient} (so peers are reached over HTTPS with the node's
+ * CA and client certificate when the REST API uses TLS). Never rejects: every failure (refused,
+ * deadline, non-200, more than 1 MiB, bad JSON, no `xlog`) is "unreachable".
  */
 export class HttpPeerApi implements PeerApi {
-  private readonly authorization: string | null;
+  private readonly client: HttpClient;
 
-  constructor(auth: BasicCredentials | null) {
-    this.authorization = auth === null ? null : basicAuthHeader(auth);
+  constructor(auth: BasicCredentials | null, tls?: ClientTls) {
+    this.client = new HttpClient({ auth, maxBodyBytes: MAX_BODY_BYTES, ...(tls ? { tls } : {}) });
   }
 
   async fetchStatus(name: string, apiUrl: string, timeoutMs: number): Promise<PeerStatus> {
-    const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<PeerStatus>((resolve) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        resolve(unreachable(name));
-      }, Math.max(0, timeoutMs));
-    });
     try {
-      return await Promise.race([this.ask(name, apiUrl, controller.signal), deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private async ask(name: string, apiUrl: string, signal: AbortSignal): Promise<PeerStatus> {
-    try {
-      const headers: Record<string, string> = { accept: 'application/json' };
-      if (this.authorization !== null) headers['authorization'] = this.authorization;
-      const res = await fetch(apiUrl, { method: 'GET', headers, signal, redirect: 'error' });
-      if (res.status !== 200) {
-        await res.body?.cancel().catch(() => undefined);
-        return unreachable(name);
-      }
-      const text = await readLimited(res);
-      if (text === null) return unreachable(name);
-      return parsePeerStatus(name, JSON.parse(text) as unknown);
+      const res = await this.client.requestJson({ method: 'GET', url: apiUrl, timeoutMs });
+      return res.status === 200 ? parsePeerStatus(name, res.json) : unreachable(name);
     } catch {
       return unreachable(name);
     }
+  }
+
+  close(): void {
+    this.client.close();
   }
 }

@@ -10,7 +10,8 @@
  * - GET, HEAD and OPTIONS on any path are unauthenticated and answer the same status code
  *   (HEAD/OPTIONS with an empty body) — unlike Patroni, `HEAD /patroni` is 200, not a health
  *   check that fails;
- * - every other method is authenticated first (when `restapi.authentication` is set), then its
+ * - every other method passes the access check first (`access.ts`: allowlist, client
+ *   certificate, Basic credentials), then its
  *   body is parsed as JSON whatever its Content-Type (curl `-d` sends form encoding), then it is
  *   dispatched to the write endpoints of `operator.ts`; any other method and path answers 501
  *   with Patroni's `Server does not support this operation`, which `patronictl` recognises.
@@ -21,7 +22,9 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Clock } from '../domain/clock.js';
 import type { NodeView } from '../domain/node-view.js';
-import { authHook, checkBasicAuth, AUTH_CHALLENGE, SAFE_METHODS, type BasicCredentials } from './auth.js';
+import { accessHook } from './access.js';
+import type { ClientAllowlist } from './allowlist.js';
+import { SAFE_METHODS, type BasicCredentials } from './auth.js';
 import { healthStatus, livenessStatus, readinessStatus } from './health.js';
 import { METRICS_CONTENT_TYPE, metricsText } from './metrics.js';
 import {
@@ -36,6 +39,7 @@ import {
   type OperatorPort,
 } from './operator.js';
 import { clusterJson, statusJson } from './status.js';
+import type { ServerTls } from './tls.js';
 
 /** What the API needs from the daemon; everything is read per request, nothing is cached. */
 export interface ApiDeps {
@@ -44,6 +48,10 @@ export interface ApiDeps {
   clock: Clock;
   /** `restapi.authentication`; null leaves unsafe methods open (as Patroni does). */
   auth: BasicCredentials | null;
+  /** The current `restapi.allowlist` (rebuilt on reload); absent or null allows every address. */
+  allowlist?: () => ClientAllowlist | null;
+  /** HTTPS options (`api/tls.ts`); absent or null serves plain HTTP. */
+  tls?: ServerTls | null;
   /** `POST /reload`: schedule a configuration reload (like SIGHUP); must not block. */
   requestReload(): void;
   /** The write endpoints act through this; without it they answer 501. */
@@ -122,13 +130,16 @@ function writeEndpoint(method: string, segment: string, body: unknown, c: Operat
  * Logging is off: health checks arrive several times a second from every proxy.
  */
 export function buildServer(deps: ApiDeps): FastifyInstance {
-  const app = Fastify({
+  const options = {
     logger: false,
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
     bodyLimit: BODY_LIMIT,
     requestTimeout: 10_000,
-  });
+  } as const;
+  // With `https` Fastify's type parameters name an https.Server; the routes below do not depend
+  // on the server type, so both variants are handled as the plain-HTTP instance type.
+  const app = deps.tls ? (Fastify({ ...options, https: deps.tls }) as unknown as FastifyInstance) : Fastify(options);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
@@ -193,7 +204,12 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     },
   });
 
-  const checkAccess = authHook(deps.auth);
+  const checkAccess = accessHook(() => ({
+    auth: deps.auth,
+    allowlist: deps.allowlist?.() ?? null,
+    requireClientCert: deps.tls?.requestCert === true,
+    memberApiUrls: deps.view().cluster?.members.map((m) => m.data.api_url) ?? [],
+  }));
   app.route({
     method: app.supportedMethods.filter((m) => !SAFE_METHODS.has(m)),
     url: '*',
@@ -212,16 +228,10 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     },
   });
 
-  // Methods Node accepts but Fastify does not route (e.g. `ACL`): authenticate, then 501.
-  app.setNotFoundHandler((request, reply) => {
-    if (deps.auth !== null && !SAFE_METHODS.has(request.method)) {
-      const verdict = checkBasicAuth(request.headers.authorization, deps.auth);
-      if (verdict !== 'ok') {
-        reply.code(401).header('www-authenticate', AUTH_CHALLENGE).type(TEXT);
-        return void reply.send(verdict === 'missing' ? 'no auth header received' : 'not authenticated');
-      }
-    }
-    return notSupported(request, reply);
+  // Methods Node accepts but Fastify does not route (e.g. `ACL`): check access, then 501.
+  app.setNotFoundHandler(async (request, reply) => {
+    if (await checkAccess(request, reply)) return;
+    notSupported(request, reply);
   });
 
   return app;

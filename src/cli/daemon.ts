@@ -1,7 +1,10 @@
 import { resolve } from 'node:path';
+import { Server as TlsServer } from 'node:tls';
 import type { OperatorPort } from '../api/operator.js';
 import { buildServer } from '../api/server.js';
+import { ClientAllowlist } from '../api/allowlist.js';
 import { HttpPeerApi } from '../api/peer-client.js';
+import { clientTls, serverTls, type ServerTls } from '../api/tls.js';
 import { effectivePgParameters, resolveDynamic, type DynamicConfig } from '../config/dynamic.js';
 import { etcdEndpoints, loadConfigFile, parseHostPort, parseListen } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -114,7 +117,18 @@ export async function runDaemon(configPath: string): Promise<number> {
     password: config.etcd3.password,
     logger: (m) => log.warn(m),
   });
-  const peers = new HttpPeerApi(auth);
+  let tls: ServerTls | null;
+  let peers: HttpPeerApi;
+  try {
+    tls = serverTls(config.restapi);
+    peers = new HttpPeerApi(auth, clientTls(config));
+  } catch (e) {
+    log.critical(`${configPath}: ${errorText(e)}`);
+    await dcs.close();
+    return 1;
+  }
+  const allowlistOf = (c: Config) => ClientAllowlist.build(c.restapi.allowlist, c.restapi.allowlist_include_members, (m) => log.warn(m));
+  let allowlist = await allowlistOf(config);
   const pgListen = parseListen(config.postgresql.listen);
   const pgConnect = parseHostPort(config.postgresql.connect_address);
   const pg = new LocalPostgres({
@@ -161,11 +175,16 @@ export async function runDaemon(configPath: string): Promise<number> {
     return 0;
   }
 
+  /** The REST API's address and scheme as started; a reload does not change them (see below). */
+  const apiUrlOf = (c: Config, https: boolean) => `${https ? 'https' : 'http'}://${c.restapi.connect_address}/patroni`;
+  const restApiShape = (c: Config, t: ServerTls | null) => `${c.restapi.listen} ${apiUrlOf(c, t !== null)} ${t?.verifyClient ?? ''}`;
+  const startedRestApi = restApiShape(config, tls);
+
   const loop = new HaLoop({
     scope: config.scope,
     identity: {
       connUrl: `postgres://${config.postgresql.connect_address}/${config.postgresql.database ?? 'postgres'}`,
-      apiUrl: `http://${config.restapi.connect_address}/patroni`,
+      apiUrl: apiUrlOf(config, tls !== null),
       version: VERSION,
     },
     dcs,
@@ -195,8 +214,10 @@ export async function runDaemon(configPath: string): Promise<number> {
   const reload = () => {
     try {
       const next = loadConfigFile(configPath);
+      const nextTls = serverTls(next.config.restapi);
       config = next.config;
       for (const w of next.warnings) log.warn(`${configPath}: ${w}`);
+      applyRestApiReload(nextTls);
       log.info(`reloaded ${configPath}`);
       pg.reload().catch((e: unknown) => log.warn(`PostgreSQL reload failed: ${errorText(e)}`));
       loop.wake();
@@ -204,10 +225,22 @@ export async function runDaemon(configPath: string): Promise<number> {
       log.error(`reload of ${configPath} refused, keeping the running configuration: ${errorText(e)}`);
     }
   };
-  process.on('SIGHUP', () => {
-    log.info('received SIGHUP: reloading the configuration');
-    reload();
-  });
+  /**
+   * What a reload changes in the running REST API: the allowlist is rebuilt and certificate files
+   * are read again (rotation without a restart). Switching HTTPS on or off, `verify_client`,
+   * `listen` and `connect_address` change what peers and proxies connect to and are applied at
+   * the next start, which the log says.
+   */
+  const applyRestApiReload = (nextTls: ServerTls | null): void => {
+    void allowlistOf(config).then((a) => (allowlist = a));
+    if (restApiShape(config, nextTls) !== startedRestApi) {
+      log.warn('restapi listen, connect_address, certfile (on/off) or verify_client changed: restart pgwarden to apply');
+    }
+    if (tls && nextTls && api.server instanceof TlsServer) {
+      api.server.setSecureContext(nextTls);
+      log.info('REST API certificate files read again');
+    }
+  };
 
   const operator: OperatorPort = {
     readCluster: () => dcs.getCluster(),
@@ -220,7 +253,11 @@ export async function runDaemon(configPath: string): Promise<number> {
     reinitialize: (force) => loop.commands.reinitialize(force),
     wakeLoop: () => loop.wake(),
   };
-  const api = buildServer({ view: () => loop.view(), clock: systemClock, auth, requestReload: reload, operator, log });
+  const api = buildServer({ view: () => loop.view(), clock: systemClock, auth, allowlist: () => allowlist, tls, requestReload: reload, operator, log });
+  process.on('SIGHUP', () => {
+    log.info('received SIGHUP: reloading the configuration');
+    reload();
+  });
   const listen = parseHostPort(config.restapi.listen);
   try {
     await api.listen({ host: listen.host === '*' || listen.host === '' ? '0.0.0.0' : listen.host, port: listen.port });
@@ -229,7 +266,7 @@ export async function runDaemon(configPath: string): Promise<number> {
     await dcs.close();
     return 1;
   }
-  log.info(`pgwarden ${VERSION} node ${config.name} of cluster ${config.scope}: REST API on ${config.restapi.listen}`);
+  log.info(`pgwarden ${VERSION} node ${config.name} of cluster ${config.scope}: REST API on ${config.restapi.listen}${tls ? ' (HTTPS)' : ''}`);
   loop.start();
 
   await stopRequested;
@@ -250,6 +287,7 @@ export async function runDaemon(configPath: string): Promise<number> {
     }
     await dcs.revokeLease().catch(() => undefined);
   }
+  peers.close();
   await dcs.close().catch(() => undefined);
   log.info('pgwarden stopped');
   return fatalMessage ? 1 : 0;

@@ -35,27 +35,30 @@ const ToolOption = Type.Union(
   { 'x-message': "must be an option name or a single 'name: value' mapping" },
 );
 
-const TLS_REST = 'TLS for the REST API is not implemented yet: pgwarden serves it over plain HTTP';
 const DYNAMIC_ONLY =
   'ignored: dynamic settings are read only from etcd /config; set it under bootstrap.dcs or change it with edit-config';
 const OTHER_DCS = 'pgwarden speaks only the etcd v3 API: configure an etcd3 section instead';
 
 const Credentials = Type.Object({ username: NonEmpty, password: Type.String() }, CLOSED);
 
-/** `restapi`: where the REST API binds (`listen`) and what peers are told (`connect_address`). */
+/**
+ * `restapi`: where the REST API binds (`listen`), what peers are told (`connect_address`), who
+ * may call its unsafe methods (`authentication`, `allowlist`, `allowlist_include_members`,
+ * `verify_client`) and its HTTPS certificate (`certfile`, checked in `api/tls.ts`).
+ */
 export const RestApiSchema = Type.Object(
   {
     listen: HostPort,
     connect_address: HostPort,
     authentication: Type.Optional(Credentials),
-    certfile: Type.Optional(ignored(Type.String(), TLS_REST)),
-    keyfile: Type.Optional(ignored(Type.String(), TLS_REST)),
-    keyfile_password: Type.Optional(ignored(Type.String(), TLS_REST)),
-    cafile: Type.Optional(ignored(Type.String(), TLS_REST)),
-    ciphers: Type.Optional(ignored(Type.String(), TLS_REST)),
-    verify_client: Type.Optional(ignored(StringEnum(['none', 'optional', 'required']), TLS_REST)),
-    allowlist: Type.Optional(ignored(StringList)),
-    allowlist_include_members: Type.Optional(ignored(Type.Boolean())),
+    certfile: Type.Optional(Type.String({ minLength: 1 })),
+    keyfile: Type.Optional(Type.String({ minLength: 1 })),
+    keyfile_password: Type.Optional(Type.String()),
+    cafile: Type.Optional(Type.String({ minLength: 1 })),
+    ciphers: Type.Optional(Type.String({ minLength: 1 })),
+    verify_client: Type.Optional(StringEnum(['none', 'optional', 'required'])),
+    allowlist: Type.Optional(Type.Array(NonEmpty)),
+    allowlist_include_members: Type.Optional(Type.Boolean()),
     http_extra_headers: Type.Optional(ignored(Type.Record(Type.String(), Type.String()))),
     https_extra_headers: Type.Optional(ignored(Type.Record(Type.String(), Type.String()))),
     request_queue_size: Type.Optional(ignored(Type.Integer())),

@@ -3,8 +3,8 @@
  * lease, no watch: one read per command, like patronictl) and an HTTP client for members' REST
  * APIs carrying `restapi.authentication` and the `ctl` TLS settings.
  */
-import { readFileSync } from 'node:fs';
-import { HttpClient, type ClientTls, type HttpResponse } from '../api/http-client.js';
+import { HttpClient, type HttpResponse } from '../api/http-client.js';
+import { clientTls } from '../api/tls.js';
 import { etcdEndpoints, loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { ClusterSnapshot, Member } from '../domain/cluster.js';
@@ -27,31 +27,6 @@ export interface CtlContext {
   close(): Promise<void>;
 }
 
-function readPem(key: string, path: string | undefined): string | undefined {
-  if (path === undefined) return undefined;
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CtlError(`${key} ${path}: ${errorText(e)}`);
-  }
-}
-
-/** TLS for REST calls: `ctl.*` first, `restapi.*` as fallback (as patronictl 3.0.2 does). */
-function clientTls(config: Config): ClientTls {
-  const ctl = config.ctl ?? {};
-  const rest = config.restapi as Record<string, unknown>;
-  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-  const tls: ClientTls = { verify: ctl.insecure !== true };
-  const ca = ctl.cacert !== undefined ? readPem('ctl.cacert', ctl.cacert) : readPem('restapi.cafile', str(rest['cafile']));
-  const cert = ctl.certfile !== undefined ? readPem('ctl.certfile', ctl.certfile) : undefined;
-  const key = ctl.keyfile !== undefined ? readPem('ctl.keyfile', ctl.keyfile) : undefined;
-  if (ca !== undefined) tls.ca = ca;
-  if (cert !== undefined) tls.cert = cert;
-  if (key !== undefined) tls.key = key;
-  if (ctl.keyfile_password !== undefined) tls.passphrase = ctl.keyfile_password;
-  return tls;
-}
-
 /** Base URL of a member's REST API: its `api_url` without the trailing `/patroni`. */
 export function apiBase(member: Member): string {
   return member.data.api_url.replace(/\/patroni\/?$/, '').replace(/\/+$/, '');
@@ -68,6 +43,14 @@ export function openContext(file: string | undefined, clusterName?: string): Ctl
   if (clusterName !== undefined && clusterName !== config.scope) {
     throw new CtlError(`${file} is for cluster "${config.scope}", not "${clusterName}"`);
   }
+  const authSource = config.ctl?.authentication ?? config.restapi.authentication;
+  const auth = authSource?.username ? { username: authSource.username, password: authSource.password ?? '' } : null;
+  let http: HttpClient;
+  try {
+    http = new HttpClient({ auth, tls: clientTls(config) });
+  } catch (e) {
+    throw new CtlError(`${file}: ${errorText(e)}`);
+  }
   const endpoints = etcdEndpoints(config);
   const dcs = new Etcd3Dcs({
     namespace: config.namespace,
@@ -77,9 +60,6 @@ export function openContext(file: string | undefined, clusterName?: string): Ctl
     username: config.etcd3.username,
     password: config.etcd3.password,
   });
-  const authSource = config.ctl?.authentication ?? config.restapi.authentication;
-  const auth = authSource?.username ? { username: authSource.username, password: authSource.password ?? '' } : null;
-  const http = new HttpClient({ auth, tls: clientTls(config) });
   return {
     file,
     config,

@@ -284,7 +284,7 @@ describe('warnings for accepted Patroni keys pgwarden does not act on', () => {
   it('loads the file and returns one warning per such key', () => {
     const { warnings } = load(
       minimalWith({
-        restapi: 'restapi:\n  listen: 127.0.0.1:8008\n  connect_address: 127.0.0.1:8008\n  certfile: /etc/ssl/api.pem',
+        restapi: 'restapi:\n  listen: 127.0.0.1:8008\n  connect_address: 127.0.0.1:8008\n  server_tokens: Minimal',
         log: 'log: {level: INFO, dir: /var/log/pgwarden}',
         watchdog: 'watchdog: {mode: automatic, device: /dev/watchdog}',
         citus: 'citus: {group: 0, database: citus}',
@@ -295,7 +295,7 @@ describe('warnings for accepted Patroni keys pgwarden does not act on', () => {
       'citus: Citus clusters are not supported by pgwarden; the section is ignored',
       'log.dir: ignored: pgwarden writes its log to stderr in its own format',
       'loop_wait: ignored: dynamic settings are read only from etcd /config; set it under bootstrap.dcs or change it with edit-config',
-      'restapi.certfile: TLS for the REST API is not implemented yet: pgwarden serves it over plain HTTP',
+      'restapi.server_tokens: accepted for Patroni compatibility but not acted on by pgwarden yet',
       'watchdog: pgwarden has no watchdog support yet; the section is ignored',
     ]);
   });
