@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { clientTls, serverTls } from '../api/tls.js';
 import { loadConfigFile } from '../config/load.js';
 import { ConfigError, errorText } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -18,7 +19,10 @@ stops PostgreSQL, then hands over the leader key); SIGHUP re-reads the file.`;
 
 function validate(file: string): number {
   try {
-    const { warnings } = loadConfigFile(file);
+    const { config, warnings } = loadConfigFile(file);
+    // The REST API's certificate files are part of a valid configuration: read and try them.
+    serverTls(config.restapi);
+    clientTls(config);
     for (const w of warnings) process.stdout.write(`warning: ${w}\n`);
     process.stdout.write(`${file}: configuration is valid\n`);
     return 0;
