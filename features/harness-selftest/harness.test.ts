@@ -118,10 +118,10 @@ describe('the acceptance harness', { skip: process.getuid?.() === 0 ? 'run as a 
     }
   });
 
-  it('crashes PostgreSQL with pg_ctl stop -m immediate and finds the postmaster PID', async () => {
+  it('crashes PostgreSQL with an immediate shutdown and finds the postmaster PID', async () => {
     const pid = node.postmasterPid();
     assert.ok(pid !== null && pid > 0);
-    node.crashPostgres();
+    assert.equal(await node.crashPostgres(), pid);
     assert.equal(node.postmasterPid(), null);
     assert.equal(await portIsFree(node.spec.pgPort), true);
   });

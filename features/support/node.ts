@@ -173,6 +173,17 @@ export class AgentNode {
     });
   }
 
+  /** SIGSTOP of the agent process only (its PostgreSQL and companion fencer keep running). */
+  freezeAgent(): void {
+    if (!this.proc?.running) throw new Error(`${this.name}: agent is not running`);
+    this.proc.signal('SIGSTOP');
+  }
+
+  /** SIGCONT of the agent process. */
+  thawAgent(): void {
+    this.proc?.signal('SIGCONT');
+  }
+
   /** SIGTERM without waiting (a graceful stop is in progress afterwards). */
   terminate(): void {
     this.proc?.signal('SIGTERM');
@@ -205,11 +216,27 @@ export class AgentNode {
     return pid;
   }
 
-  /** `pg_ctl stop -m immediate` of this node's PostgreSQL only (a crash; the agent keeps running). */
-  crashPostgres(): string {
-    const r = runSync(join(PG_BIN_DIR, 'pg_ctl'), ['stop', '-m', 'immediate', '-D', this.dataDir, '-t', '20'], 30_000);
-    if (r.status !== 0) throw new Error(`pg_ctl stop -m immediate on ${this.name} failed: ${r.output}`);
-    return r.output;
+  /**
+   * An immediate shutdown of this node's PostgreSQL only (a crash; the agent keeps running): SIGQUIT
+   * to the postmaster, what `pg_ctl stop -m immediate` sends, then waits for that process to end.
+   * Not pg_ctl itself: it waits for postmaster.pid to go, and the agent may already have started a
+   * new server that writes a new one.
+   */
+  async crashPostgres(): Promise<number> {
+    const pid = this.postmasterPid();
+    if (pid === null) throw new Error(`${this.name} has no running postmaster`);
+    process.kill(pid, 'SIGQUIT');
+    const alive = (): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 200 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+    if (alive()) throw new Error(`${this.name}'s postmaster ${pid} still runs 20 s after SIGQUIT`);
+    return pid;
   }
 
   /** Graceful agent stop (SIGTERM, SIGKILL after `graceMs`), then make sure PostgreSQL is down. */

@@ -25,6 +25,10 @@ export class PgWorld extends World {
   readonly startTimes = new Map<string, string>();
   /** The background writer of "a writer inserts a row through haproxy ...". */
   writer: Writer | null = null;
+  /** Writers straight to each node's PostgreSQL ("a prober writes directly to every node ..."). */
+  probers: Writer[] = [];
+  /** Resolves when a frozen agent has been resumed ("I freeze the agent of X for N seconds"). */
+  thawed: Promise<void> | null = null;
   /** Answers of the last burst of concurrent requests, with the value each one tried to set. */
   concurrent: { answer: RestAnswer; value: string }[] = [];
   /** Cluster state remembered by "I remember the state of the cluster". */

@@ -3,6 +3,7 @@ import { Server as TlsServer } from 'node:tls';
 import type { OperatorPort } from '../api/operator.js';
 import { buildServer } from '../api/server.js';
 import { ClientAllowlist } from '../api/allowlist.js';
+import { CompanionFencer } from '../fencer/companion.js';
 import { HttpPeerApi } from '../api/peer-client.js';
 import { clientTls, serverTls, type ServerTls } from '../api/tls.js';
 import { effectivePgParameters, resolveDynamic, type DynamicConfig } from '../config/dynamic.js';
@@ -18,6 +19,9 @@ import { createLogger, parseLogLevel, type Logger } from '../log.js';
 import { HaLoop } from '../loop/loop.js';
 import { LocalPostgres } from '../postgres/local.js';
 import { VERSION } from '../version.js';
+
+/** `watchdog.safety_margin` default (Patroni's): fence 5 s before the leader lease ends. */
+const DEFAULT_SAFETY_MARGIN_S = 5;
 
 const BUILTIN_TAGS = ['nofailover', 'noloadbalance', 'clonefrom', 'nosync'];
 
@@ -180,7 +184,20 @@ export async function runDaemon(configPath: string): Promise<number> {
   const restApiShape = (c: Config, t: ServerTls | null) => `${c.restapi.listen} ${apiUrlOf(c, t !== null)} ${t?.verifyClient ?? ''}`;
   const startedRestApi = restApiShape(config, tls);
 
+  const configuredMarginS = config.watchdog?.safety_margin ?? DEFAULT_SAFETY_MARGIN_S;
+  const companion = new CompanionFencer({
+    dataDir: resolve(config.postgresql.data_dir),
+    // Never more than half the lease: a larger margin would fence during an ordinary slow renewal.
+    safetyMarginMs: () => Math.min(configuredMarginS, dynamic.ttl / 2) * 1000,
+    clock: systemClock,
+    log,
+  });
+  if (configuredMarginS > dynamic.ttl / 2) {
+    log.warn(`watchdog.safety_margin ${configuredMarginS} s is more than half of ttl ${dynamic.ttl} s: the fencer uses ${dynamic.ttl / 2} s`);
+  }
+
   const loop = new HaLoop({
+    companion,
     scope: config.scope,
     identity: {
       connUrl: `postgres://${config.postgresql.connect_address}/${config.postgresql.database ?? 'postgres'}`,
@@ -267,6 +284,7 @@ export async function runDaemon(configPath: string): Promise<number> {
     return 1;
   }
   log.info(`pgwarden ${VERSION} node ${config.name} of cluster ${config.scope}: REST API on ${config.restapi.listen}${tls ? ' (HTTPS)' : ''}`);
+  companion.start();
   loop.start();
 
   await stopRequested;
@@ -278,6 +296,7 @@ export async function runDaemon(configPath: string): Promise<number> {
     log.info('PostgreSQL stopped');
   }
   loop.disarmFence();
+  await companion.stop();
   loop.publishStopped('shutting down');
   await api.close().catch(() => undefined);
   if (!paused) {

@@ -96,9 +96,14 @@ async function reclone(ctx: ShellContext, upstream: Upstream, why: string, signa
   await ctx.pg.basebackup(upstream, signal);
 }
 
+/** Deadline of one `GET /patroni` to a peer during the leader race. */
+const PEER_PROBE_TIMEOUT_MS = 1_000;
+
 const executors: { [T in ActionType]: Executor<T> } = {
   async probePeers(a, ctx) {
-    const timeout = Math.min(2_000, ctx.settings.retryTimeoutMs);
+    // A healthy agent answers /patroni from memory in milliseconds; a frozen one accepts the
+    // connection and never answers, and every member waits this long for it before racing.
+    const timeout = Math.min(PEER_PROBE_TIMEOUT_MS, ctx.settings.retryTimeoutMs);
     ctx.peerAnswers = await Promise.all(a.members.map((m) => ctx.peers.fetchStatus(m.name, m.apiUrl, timeout)));
     return true;
   },

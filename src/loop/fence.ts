@@ -19,8 +19,15 @@ export function stopBudgetMs(retryTimeoutMs: number, leaderUntil: number | null,
  * deadline; if no further renewal lands by `deadline − margin` — because etcd calls hang, the
  * loop is stuck in a slow await, or etcd refused the renewal — it stops PostgreSQL at once.
  * It never renews anything: the lease is still renewed only from the loop.
- * (A frozen process freezes this timer too; that case belongs to the watchdog.)
+ * A frozen process freezes this timer too: that case belongs to the companion fencer, a separate
+ * process told every arm and disarm, which fences earlier (`watchdog.safety_margin`).
  */
+/** What the loop's fence forwards to a fence outside this process. */
+export interface OutOfProcessFence {
+  arm(leaderUntil: number): void;
+  disarm(): void;
+}
+
 export class LeaseFence {
   private timer: NodeJS.Timeout | null = null;
 
@@ -28,11 +35,14 @@ export class LeaseFence {
     private readonly clock: Clock,
     private readonly marginMs: number,
     private readonly stopNow: (reason: string) => Promise<void>,
+    /** The out-of-process fence (`fencer/companion.ts`), told the same arm/disarm. */
+    private readonly companion: OutOfProcessFence = { arm: () => undefined, disarm: () => undefined },
   ) {}
 
   /** A renewal was confirmed: the lease holds at least until `leaderUntil` (monotonic ms). */
   arm(leaderUntil: number): void {
     this.disarm();
+    this.companion.arm(leaderUntil);
     const delay = Math.max(0, leaderUntil - this.marginMs - this.clock.now());
     this.timer = setTimeout(() => this.trip(`no lease renewal succeeded and the leader lease runs out in ${Math.round(this.marginMs / 100) / 10} s`), delay);
   }
@@ -41,6 +51,7 @@ export class LeaseFence {
   disarm(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.companion.disarm();
   }
 
   get armed(): boolean {

@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import type { Postgres } from '../postgres/port.js';
 import { OperatorCommands } from './commands.js';
 import { execute, type ShellContext } from './executors.js';
-import { FENCE_MARGIN_MS, LeaseFence } from './fence.js';
+import { FENCE_MARGIN_MS, LeaseFence, type OutOfProcessFence } from './fence.js';
 import { memberData, pgRole, pgState, type MemberIdentity } from './member-data.js';
 import { TaskRunner } from './tasks.js';
 
@@ -30,6 +30,8 @@ export interface LoopDeps {
   settingsFor(config: Record<string, unknown> | null): Settings;
   bootstrapDcs: Record<string, unknown>;
   onFatal(message: string): void;
+  /** The companion fencer (absent in the simulation and unit tests). */
+  companion?: OutOfProcessFence;
 }
 
 /** How often an unchanged reason is logged again, so a quiet log still shows the node is alive. */
@@ -84,6 +86,10 @@ export class HaLoop {
         deps.log.warn(`fencing: ${reason}; stopping PostgreSQL immediately`);
         await deps.pg.stop('immediate', 5_000).catch((e: unknown) => deps.log.error(`fencing stop failed: ${errorText(e)}`));
         this.wake();
+      }, {
+        // Paused: nothing fails over, so a frozen agent cannot lead to two primaries; no fence.
+        arm: (until) => (this.ctx.settings.paused ? deps.companion?.disarm() : deps.companion?.arm(until)),
+        disarm: () => deps.companion?.disarm(),
       }),
       settings,
       leaderUntil: null,

@@ -93,6 +93,7 @@ export class LocalPostgres implements Postgres {
         if (mode === 'standby') await this.writeConfig({ role: 'replica', upstream: null, slotName: null });
         else await this.writeParameters();
       },
+      writePgpass: () => this.writePgpass(),
     });
   }
 

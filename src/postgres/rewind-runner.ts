@@ -32,6 +32,8 @@ export interface RewindDeps {
   sourceConnection(source: Upstream): ConnectParams;
   /** Writes the pgpass file and the config files for a standby-without-source start or a single-user run. */
   prepare(mode: 'standby' | 'single-user'): Promise<void>;
+  /** Writes the pgpass file pg_rewind reads the source's password from (PGPASSFILE). */
+  writePgpass(): Promise<void>;
 }
 
 export class RewindRunner {
@@ -66,6 +68,8 @@ export class RewindRunner {
   private async prepareTarget(source: Upstream, signal?: AbortSignal): Promise<void> {
     const pid = runningPostmaster(this.d.dataDir);
     if (pid !== null) throw new PgwardenError('PG_COMMAND_FAILED', `PostgreSQL still runs in ${this.d.dataDir} (PID ${pid}); stop it before pg_rewind`);
+    // A node that bootstrapped the cluster and was stopped cleanly has never needed it before.
+    await this.d.writePgpass();
     await this.ensureCleanShutdown(signal);
     await this.ensureSourceCheckpointed(source);
   }
