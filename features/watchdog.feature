@@ -37,3 +37,14 @@ Feature: A frozen agent cannot leave a primary taking writes
     When the writer and the probers stop
     Then the writer's longest gap stays under 1000 ms
     And every row the writer got acknowledged is on postgres0
+
+  Scenario: A watchdog device is fed while leading and closed on a clean stop; a node that requires a missing one never leads
+    Given postgres0 requires the watchdog device file
+    And postgres1 requires a watchdog device that does not exist
+    And a running cluster of 2 nodes
+    Then the watchdog file of postgres0 receives keepalives
+    And GET /patroni on postgres1 shows watchdog_failed within 5 seconds
+    When I stop the agent of postgres0 with SIGTERM
+    Then the watchdog file of postgres0 ends with a magic close within 10 seconds
+    And postgres1 does not take the leader key during 15 seconds
+    And the agent of postgres1 logged "watchdog.mode is required, but"

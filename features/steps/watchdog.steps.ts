@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { Then, When } from '@cucumber/cucumber';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Given, Then, When } from '@cucumber/cucumber';
 import { TIMING } from '../support/node.js';
 import { sleep, waitFor } from '../support/poll.js';
 import { query } from '../support/sql.js';
@@ -108,4 +109,34 @@ Then("the writer's longest gap stays under {int} ms", function (this: PgWorld, m
 Then('the agent of {node} logged {string}', async function (this: PgWorld, name: string, text: string) {
   const node = this.cluster.node(this.resolveName(name));
   await waitFor(5, `${node.name}.log contains "${text}"`, async () => readFileSync(node.logPath, 'utf8').includes(text), 200);
+});
+
+/** A regular file stands in for /dev/watchdog: it collects `1` per keepalive and `V` on close. */
+function watchdogFile(world: PgWorld, name: string): string {
+  return join(world.cluster.dir, `watchdog-${world.resolveName(name)}`);
+}
+
+Given('{node} requires the watchdog device file', function (this: PgWorld, name: string) {
+  const file = watchdogFile(this, name);
+  writeFileSync(file, '');
+  this.cluster.configureNode(this.resolveName(name), { watchdog: { mode: 'required', device: file } });
+});
+
+Given('{node} requires a watchdog device that does not exist', function (this: PgWorld, name: string) {
+  this.cluster.configureNode(this.resolveName(name), { watchdog: { mode: 'required', device: join(this.cluster.dir, 'no-such-watchdog') } });
+});
+
+Then('the watchdog file of {node} receives keepalives', async function (this: PgWorld, name: string) {
+  const file = watchdogFile(this, name);
+  const before = readFileSync(file, 'utf8').length;
+  await waitFor(10, `${file} grows by at least two keepalives and stays open`, async () => {
+    const now = readFileSync(file, 'utf8');
+    return now.length >= before + 2 && /11$/.test(now);
+  }, 200);
+  this.note(`${file}: ${readFileSync(file, 'utf8').length} keepalives so far`);
+});
+
+Then('the watchdog file of {node} ends with a magic close within {int} seconds', async function (this: PgWorld, name: string, seconds: number) {
+  const file = watchdogFile(this, name);
+  await waitFor(seconds, `${file} ends with V`, async () => readFileSync(file, 'utf8').endsWith('V'), 200);
 });

@@ -58,6 +58,9 @@ const METRICS: readonly Metric[] = [
   ['patroni_dcs_last_seen', 'gauge', 'Epoch seconds of the last successful read of the cluster from etcd.', (s) => s.dcs_last_seen],
   ['patroni_pending_restart', 'gauge', 'Value is 1 if PostgreSQL needs a restart to apply settings, 0 otherwise.', (s) => flag(s.pending_restart)],
   ['patroni_is_paused', 'gauge', 'Value is 1 if the cluster is in maintenance mode, 0 otherwise.', (s) => flag(s.pause)],
+  ['pgwarden_watchdog_active', 'gauge', 'Value is 1 while a watchdog device is open and fed, 0 otherwise.', (s) => flag((s.pgwarden.watchdog?.device ?? null) !== null)],
+  ['pgwarden_watchdog_failed', 'gauge', 'Value is 1 if a required watchdog does not work or the companion fencer is not running.', (s) => flag(s.watchdog_failed)],
+  ['pgwarden_fencer_running', 'gauge', 'Value is 1 while the companion fencer process runs, 0 otherwise.', (s) => flag(s.pgwarden.watchdog?.fencer_running)],
   ['pgwarden_loop_age_seconds', 'gauge', 'Seconds since the HA loop finished its last cycle.', (s) => s.pgwarden.loop_age_seconds],
 ];
 

@@ -33,6 +33,8 @@ export interface PgwardenStatus {
   last_cycle_at: string;
   loop_age_seconds: number;
   leader_lease_seconds_left: number | null;
+  /** The guards against a frozen agent (`watchdog/guard.ts`); absent where there are none. */
+  watchdog?: { mode: string; device: string | null; fencer_running: boolean; problem: string | null };
 }
 
 /** `GET /patroni` body. Optional keys are absent (never `false`), as in Patroni. */
@@ -52,6 +54,8 @@ export interface StatusJson {
   patroni: { version: string; scope: string; name: string };
   scheduled_restart?: Record<string, unknown>;
   pause?: true;
+  /** Patroni's key: a required watchdog that does not work (or, here, a dead companion fencer). */
+  watchdog_failed?: true;
   pgwarden: PgwardenStatus;
 }
 
@@ -111,6 +115,11 @@ export function statusJson(view: NodeView, wallNowMs: number, monoNowMs: number 
     loop_age_seconds: round3(ageMs / 1000),
     leader_lease_seconds_left: view.leaderUntil === null ? null : round3(Math.max(0, view.leaderUntil - monoNowMs) / 1000),
   };
+  const dog = view.watchdog;
+  if (dog !== null) {
+    if (dog.failed) out.watchdog_failed = true;
+    out.pgwarden.watchdog = { mode: dog.mode, device: dog.device, fencer_running: dog.fencerRunning, problem: dog.problem };
+  }
   return out as StatusJson;
 }
 

@@ -4,6 +4,7 @@ import type { OperatorPort } from '../api/operator.js';
 import { buildServer } from '../api/server.js';
 import { ClientAllowlist } from '../api/allowlist.js';
 import { CompanionFencer } from '../fencer/companion.js';
+import { Safeguards } from '../watchdog/guard.js';
 import { HttpPeerApi } from '../api/peer-client.js';
 import { clientTls, serverTls, type ServerTls } from '../api/tls.js';
 import { effectivePgParameters, resolveDynamic, type DynamicConfig } from '../config/dynamic.js';
@@ -184,20 +185,33 @@ export async function runDaemon(configPath: string): Promise<number> {
   const restApiShape = (c: Config, t: ServerTls | null) => `${c.restapi.listen} ${apiUrlOf(c, t !== null)} ${t?.verifyClient ?? ''}`;
   const startedRestApi = restApiShape(config, tls);
 
-  const configuredMarginS = config.watchdog?.safety_margin ?? DEFAULT_SAFETY_MARGIN_S;
+  /**
+   * `watchdog.safety_margin` in seconds: −1 means ttl/2 (Patroni), and never more than half the
+   * lease — a larger margin would fence during an ordinary slow renewal.
+   */
+  const safetyMarginS = (): number => {
+    const configured = config.watchdog?.safety_margin ?? DEFAULT_SAFETY_MARGIN_S;
+    return configured < 0 ? dynamic.ttl / 2 : Math.min(configured, dynamic.ttl / 2);
+  };
+  if ((config.watchdog?.safety_margin ?? 0) > dynamic.ttl / 2) {
+    log.warn(`watchdog.safety_margin ${String(config.watchdog?.safety_margin)} s is more than half of ttl ${dynamic.ttl} s: pgwarden uses ${dynamic.ttl / 2} s`);
+  }
   const companion = new CompanionFencer({
     dataDir: resolve(config.postgresql.data_dir),
-    // Never more than half the lease: a larger margin would fence during an ordinary slow renewal.
-    safetyMarginMs: () => Math.min(configuredMarginS, dynamic.ttl / 2) * 1000,
+    safetyMarginMs: () => safetyMarginS() * 1000,
     clock: systemClock,
     log,
   });
-  if (configuredMarginS > dynamic.ttl / 2) {
-    log.warn(`watchdog.safety_margin ${configuredMarginS} s is more than half of ttl ${dynamic.ttl} s: the fencer uses ${dynamic.ttl / 2} s`);
-  }
+  const guard = new Safeguards({
+    mode: () => config.watchdog?.mode ?? 'automatic',
+    device: () => config.watchdog?.device ?? '/dev/watchdog',
+    maxTimeoutSeconds: () => dynamic.ttl - safetyMarginS(),
+    companion,
+    log,
+  });
 
   const loop = new HaLoop({
-    companion,
+    guard,
     scope: config.scope,
     identity: {
       connUrl: `postgres://${config.postgresql.connect_address}/${config.postgresql.database ?? 'postgres'}`,

@@ -157,10 +157,6 @@ function crossFieldProblems(doc: Record<string, unknown>): string[] {
     const timing = timingProblem(dcs);
     if (timing) problems.push(`bootstrap.dcs: ${timing}`);
   }
-  const watchdog = doc['watchdog'];
-  if (isPlainObject(watchdog) && watchdog['mode'] === 'required') {
-    problems.push("watchdog.mode: 'required' cannot be honoured: pgwarden has no watchdog support yet (use automatic or off)");
-  }
   return problems;
 }
 

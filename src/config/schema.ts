@@ -212,14 +212,18 @@ export const LogSchema = Type.Object(
   { ...CLOSED, default: {} },
 );
 
-/** `watchdog`: accepted with a warning; `mode: required` is refused at load (see load.ts). */
+/**
+ * `watchdog` (Patroni's keys; `watchdog/guard.ts`): `mode` off | automatic (default) | required,
+ * `device` (default `/dev/watchdog`), `safety_margin` in seconds (default 5, −1 = ttl/2) — how
+ * long before the lease ends the companion fencer acts and the device resets the machine.
+ */
 export const WatchdogSchema = Type.Object(
   {
     mode: Type.Optional(StringEnum(['off', 'automatic', 'required'])),
-    device: Type.Optional(Type.String()),
-    safety_margin: Type.Optional(Type.Number({ minimum: 0 })),
+    device: Type.Optional(Type.String({ minLength: 1 })),
+    safety_margin: Type.Optional(Type.Number({ minimum: -1 })),
   },
-  { ...CLOSED, 'x-ignored': 'pgwarden has no watchdog support yet; the section is ignored' },
+  CLOSED,
 );
 
 /** `ctl`: settings for the operator CLI; the agent itself does not read them. */

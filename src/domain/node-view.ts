@@ -1,6 +1,18 @@
 import type { ClusterSnapshot, MemberRole, PgState, Tags } from './cluster.js';
 import type { PgStatus } from './pg-status.js';
 
+/** The guards against a primary outliving its lease (`watchdog/guard.ts`), as reported. */
+export interface WatchdogView {
+  mode: 'off' | 'automatic' | 'required';
+  /** The device while it is open (armed), else null. */
+  device: string | null;
+  /** True when a required device is unusable, or the companion fencer is not running. */
+  failed: boolean;
+  fencerRunning: boolean;
+  /** Why the device is not in use (automatic fallback or required failure), else null. */
+  problem: string | null;
+}
+
 /**
  * What the HA loop last knew, published after every cycle for the REST API, metrics and the
  * state file. Readers never call etcd or PostgreSQL on the request path; they combine this view
@@ -42,4 +54,6 @@ export interface NodeView {
   scheduledRestart: Record<string, unknown> | null;
   /** Long action in progress (`bootstrap`, `basebackup`, `rewind`, `restart`, ...), or null. */
   action: string | null;
+  /** Companion fencer and watchdog device state; null where there is none (simulation, tests). */
+  watchdog: WatchdogView | null;
 }

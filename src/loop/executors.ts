@@ -35,6 +35,8 @@ export interface ShellContext {
   syncedSlots: string | null;
   /** Ends the daemon with a message for a human. */
   fatal(message: string): void;
+  /** null when this node may take the leader key, else why not (`watchdog.mode: required`). */
+  mayLead(): string | null;
 }
 
 /**
@@ -73,6 +75,11 @@ function replicaMode(ctx: ShellContext, upstream: Upstream | null): StartMode {
 
 /** Keepalive + leader create; on success the lease deadline counts from before the keepalive. */
 async function acquire(ctx: ShellContext): Promise<boolean> {
+  const refusal = ctx.mayLead();
+  if (refusal !== null) {
+    ctx.log.warn(`not taking the leader key: ${refusal}`);
+    return false;
+  }
   const sentAt = ctx.clock.now();
   if (!(await ctx.dcs.keepAlive())) {
     await ctx.dcs.ensureLease(ctx.settings.ttlMs / 1000);
@@ -137,6 +144,11 @@ const executors: { [T in ActionType]: Executor<T> } = {
     return true;
   },
   async bootstrap(_a, ctx) {
+    const refusal = ctx.mayLead();
+    if (refusal !== null) {
+      ctx.log.warn(`not bootstrapping the cluster: ${refusal}`);
+      return false;
+    }
     if (!(await ctx.dcs.initializeRace())) {
       ctx.log.info('another node won the bootstrap race');
       return false;

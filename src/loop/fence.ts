@@ -41,7 +41,8 @@ export class LeaseFence {
 
   /** A renewal was confirmed: the lease holds at least until `leaderUntil` (monotonic ms). */
   arm(leaderUntil: number): void {
-    this.disarm();
+    // Only this timer is replaced: the companion keeps running and is simply told the new deadline.
+    if (this.timer) clearTimeout(this.timer);
     this.companion.arm(leaderUntil);
     const delay = Math.max(0, leaderUntil - this.marginMs - this.clock.now());
     this.timer = setTimeout(() => this.trip(`no lease renewal succeeded and the leader lease runs out in ${Math.round(this.marginMs / 100) / 10} s`), delay);

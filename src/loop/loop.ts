@@ -11,7 +11,8 @@ import type { Logger } from '../log.js';
 import type { Postgres } from '../postgres/port.js';
 import { OperatorCommands } from './commands.js';
 import { execute, type ShellContext } from './executors.js';
-import { FENCE_MARGIN_MS, LeaseFence, type OutOfProcessFence } from './fence.js';
+import type { LeadershipGuard } from '../watchdog/guard.js';
+import { FENCE_MARGIN_MS, LeaseFence } from './fence.js';
 import { memberData, pgRole, pgState, type MemberIdentity } from './member-data.js';
 import { TaskRunner } from './tasks.js';
 
@@ -30,8 +31,8 @@ export interface LoopDeps {
   settingsFor(config: Record<string, unknown> | null): Settings;
   bootstrapDcs: Record<string, unknown>;
   onFatal(message: string): void;
-  /** The companion fencer (absent in the simulation and unit tests). */
-  companion?: OutOfProcessFence;
+  /** Companion fencer and kernel watchdog (absent in the simulation and unit tests). */
+  guard?: LeadershipGuard;
 }
 
 /** How often an unchanged reason is logged again, so a quiet log still shows the node is alive. */
@@ -88,8 +89,8 @@ export class HaLoop {
         this.wake();
       }, {
         // Paused: nothing fails over, so a frozen agent cannot lead to two primaries; no fence.
-        arm: (until) => (this.ctx.settings.paused ? deps.companion?.disarm() : deps.companion?.arm(until)),
-        disarm: () => deps.companion?.disarm(),
+        arm: (until) => (this.ctx.settings.paused ? deps.guard?.disarm() : deps.guard?.arm(until)),
+        disarm: () => deps.guard?.disarm(),
       }),
       settings,
       leaderUntil: null,
@@ -99,6 +100,7 @@ export class HaLoop {
       cascading: deps.self().replicatefrom !== null,
       syncedSlots: null,
       fatal: (m) => deps.onFatal(m),
+      mayLead: () => deps.guard?.mayLead() ?? null,
     };
     this.commands = new OperatorCommands({
       ctx: this.ctx,
@@ -323,6 +325,7 @@ export class HaLoop {
       pendingRestart: this.lastPg?.running === true && this.lastPg.pendingRestart,
       scheduledRestart: this.scheduledRestartData(),
       action: this.ctx.tasks.running?.kind ?? null,
+      watchdog: this.deps.guard?.state() ?? null,
     };
   }
 

@@ -67,7 +67,7 @@ export function leaderView(over: Partial<NodeView> = {}): NodeView {
     pg: primaryPg(), cluster: cluster(), dcsLastSeenEpoch: 1_795_348_268,
     leaderUntil: NOW + 20_000, lastCycleAt: NOW - 1_000, reason: 'no action: I am the leader with the lock',
     tags: {}, paused: false, ttlSeconds: 30, loopWaitSeconds: 10, clusterOptime: 67_108_864,
-    pendingRestart: false, scheduledRestart: null, action: null,
+    pendingRestart: false, scheduledRestart: null, action: null, watchdog: null,
     ...over,
   };
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { escapeLabel, metricsText, versionNumber } from '../../../src/api/metrics.js';
+import { statusJson } from '../../../src/api/status.js';
 import { NOW, WALL, leaderView, replicaPg, replicaView, stoppedPg } from './fixtures.js';
 
 interface Sample {
@@ -88,7 +89,7 @@ const EXPECTED_ORDER = [
   'patroni_xlog_received_location', 'patroni_xlog_replayed_location', 'patroni_xlog_replayed_timestamp',
   'patroni_xlog_paused', 'patroni_postgres_server_version', 'patroni_cluster_unlocked',
   'patroni_failsafe_mode_is_active', 'patroni_postgres_timeline', 'patroni_dcs_last_seen',
-  'patroni_pending_restart', 'patroni_is_paused', 'pgwarden_loop_age_seconds',
+  'patroni_pending_restart', 'patroni_is_paused', 'pgwarden_watchdog_active', 'pgwarden_watchdog_failed', 'pgwarden_fencer_running', 'pgwarden_loop_age_seconds',
 ];
 
 const value = (f: Map<string, Family>, name: string): number => {
@@ -134,6 +135,18 @@ describe('metricsText', () => {
     assert.equal(value(f, 'patroni_cluster_unlocked'), 0);
     assert.equal(value(f, 'patroni_dcs_last_seen'), 1_795_348_268);
     assert.equal(value(f, 'pgwarden_loop_age_seconds'), 1);
+  });
+
+  it('reports the watchdog device, the companion fencer and a failed watchdog', () => {
+    const armed = parseExposition(metricsText(leaderView({ watchdog: { mode: 'automatic', device: '/dev/watchdog', failed: false, fencerRunning: true, problem: null } }), WALL, NOW));
+    assert.deepEqual([value(armed, 'pgwarden_watchdog_active'), value(armed, 'pgwarden_watchdog_failed'), value(armed, 'pgwarden_fencer_running')], [1, 0, 1]);
+    const broken = leaderView({ watchdog: { mode: 'required', device: null, failed: true, fencerRunning: true, problem: 'cannot open /dev/watchdog: ENOENT' } });
+    const f = parseExposition(metricsText(broken, WALL, NOW));
+    assert.deepEqual([value(f, 'pgwarden_watchdog_active'), value(f, 'pgwarden_watchdog_failed'), value(f, 'pgwarden_fencer_running')], [0, 1, 1]);
+    const status = statusJson(broken, WALL, NOW);
+    assert.equal(status.watchdog_failed, true);
+    assert.deepEqual(status.pgwarden.watchdog, { mode: 'required', device: null, fencer_running: true, problem: 'cannot open /dev/watchdog: ENOENT' });
+    assert.equal('watchdog_failed' in statusJson(leaderView(), WALL, NOW), false);
   });
 
   it('reports a replica\'s values', () => {

@@ -219,12 +219,16 @@ describe('reporting problems', () => {
     ]);
   });
 
-  it('refuses other DCS sections and a required watchdog', () => {
-    const problems = problemsOf(minimalWith({ consul: 'consul: {host: 127.0.0.1:8500}', watchdog: 'watchdog: {mode: required}' }));
+  it('refuses other DCS sections, and a watchdog mode or margin Patroni does not know', () => {
+    const problems = problemsOf(minimalWith({ consul: 'consul: {host: 127.0.0.1:8500}', watchdog: 'watchdog: {mode: sometimes, safety_margin: -2}' }));
     assert.deepEqual(problems, [
       'consul: pgwarden speaks only the etcd v3 API: configure an etcd3 section instead',
-      "watchdog.mode: 'required' cannot be honoured: pgwarden has no watchdog support yet (use automatic or off)",
+      'watchdog.mode: must be one of: off, automatic, required',
+      'watchdog.safety_margin: must be >= -1',
     ]);
+    assert.deepEqual(load(minimalWith({ watchdog: 'watchdog: {mode: required, device: /dev/watchdog1, safety_margin: -1}' })).config.watchdog, {
+      mode: 'required', device: '/dev/watchdog1', safety_margin: -1,
+    });
   });
 
   it('requires a member name made of letters, digits, underscore, dot and dash', () => {
@@ -286,7 +290,6 @@ describe('warnings for accepted Patroni keys pgwarden does not act on', () => {
       minimalWith({
         restapi: 'restapi:\n  listen: 127.0.0.1:8008\n  connect_address: 127.0.0.1:8008\n  server_tokens: Minimal',
         log: 'log: {level: INFO, dir: /var/log/pgwarden}',
-        watchdog: 'watchdog: {mode: automatic, device: /dev/watchdog}',
         citus: 'citus: {group: 0, database: citus}',
         loop_wait: 'loop_wait: 5',
       }),
@@ -296,7 +299,6 @@ describe('warnings for accepted Patroni keys pgwarden does not act on', () => {
       'log.dir: ignored: pgwarden writes its log to stderr in its own format',
       'loop_wait: ignored: dynamic settings are read only from etcd /config; set it under bootstrap.dcs or change it with edit-config',
       'restapi.server_tokens: accepted for Patroni compatibility but not acted on by pgwarden yet',
-      'watchdog: pgwarden has no watchdog support yet; the section is ignored',
     ]);
   });
 
