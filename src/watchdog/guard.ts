@@ -9,8 +9,9 @@
  *   working device, and advertises `watchdog_failed` so that others never pick it as candidate.
  *
  * The HA loop calls `mayLead` before taking the key, `arm` after every renewal etcd confirmed
- * while it runs a primary (the device is fed right there, in the loop: a hung agent stops feeding
- * it), and `disarm` when it stops running a primary under a lease, pauses, or shuts down.
+ * while it runs a primary (the device is opened at the first and fed at every one, right there in
+ * the loop: a hung agent stops feeding it), and `disarm` when it stops running a primary under a
+ * lease, pauses, or shuts down.
  */
 import type { WatchdogView } from '../domain/node-view.js';
 import type { Logger } from '../log.js';
@@ -41,14 +42,21 @@ export class Safeguards implements LeadershipGuard {
 
   constructor(private readonly o: SafeguardOptions) {}
 
+  /**
+   * Checks without opening: an open device resets the machine unless fed, and nothing feeds it
+   * until a renewal arms it (a bootstrap's initdb can take longer than the device's timeout).
+   */
   mayLead(): string | null {
-    const problem = this.activate();
-    return problem !== null && this.o.mode() === 'required' ? `watchdog.mode is required, but ${problem}` : null;
+    if (this.o.mode() !== 'required' || this.dog !== null) return null;
+    const probe = probeDevice(this.o.device(), this.o.maxTimeoutSeconds());
+    return probe.ok ? null : `watchdog.mode is required, but ${this.fail(probe.reason)}`;
   }
 
   arm(leaderUntil: number): void {
     this.o.companion.arm(leaderUntil);
-    if (this.activate() !== null || this.dog === null) return;
+    const wasOpen = this.dog !== null;
+    // Opening writes the first keepalive itself.
+    if (this.activate() !== null || this.dog === null || !wasOpen) return;
     try {
       this.dog.keepalive();
     } catch (e) {

@@ -25,16 +25,17 @@ function setup(mode: WatchdogMode, deviceExists = true) {
 }
 
 describe('Safeguards', () => {
-  it('automatic: opens the device before leading, feeds it on every renewal, magic-closes it on disarm', () => {
+  it('automatic: opens the device at the first renewal as leader, feeds it on every one, magic-closes it on disarm', () => {
     const t = setup('automatic');
     assert.equal(t.guard.mayLead(), null);
-    assert.equal(t.written(), '1', 'opening writes the first keepalive');
+    assert.equal(t.written(), '', 'asking whether it may lead opens nothing: nothing would feed the device yet');
     t.guard.arm(1000);
+    assert.equal(t.written(), '1', 'opening writes the first keepalive');
     t.guard.arm(3000);
-    assert.equal(t.written(), '111');
+    assert.equal(t.written(), '11');
     assert.equal(t.guard.state().device, t.device);
     t.guard.disarm();
-    assert.equal(t.written(), '111V');
+    assert.equal(t.written(), '11V');
     assert.equal(t.guard.state().device, null);
     assert.deepEqual(t.calls, ['arm 1000', 'arm 3000', 'disarm'], 'the companion fencer gets every arm and disarm');
     assert.equal(t.guard.state().failed, false);
@@ -61,11 +62,13 @@ describe('Safeguards', () => {
     assert.equal(t.guard.state().failed, true);
   });
 
-  it('required with a device: leads', () => {
+  it('required with a device: leads, and a device that vanishes is reported', () => {
     const t = setup('required');
     assert.equal(t.guard.mayLead(), null);
     assert.equal(t.guard.state().failed, false);
-    t.guard.disarm();
+    rmSync(t.device);
+    assert.equal(t.guard.state().failed, true);
+    assert.match(String(t.guard.mayLead()), /ENOENT/);
   });
 
   it('off: never touches the device', () => {
