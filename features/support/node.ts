@@ -106,6 +106,8 @@ export function nodeConfig(spec: NodeSpec): Obj {
       basebackup: [{ checkpoint: 'fast' }],
     },
     tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+    // Never the machine's real /dev/watchdog: scenarios that test the watchdog give a stand-in file.
+    watchdog: { mode: 'off' },
   };
   return deepMerge(base, spec.nodeOverrides);
 }
