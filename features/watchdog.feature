@@ -24,6 +24,25 @@ Feature: A frozen agent cannot leave a primary taking writes
     And every row the writer got acknowledged is on the new leader
     And every row the probers got acknowledged is on the new leader
 
+  Scenario: The same freeze in synchronous mode: only the synchronous standby takes over, nothing lost
+    Given the bootstrap DCS setting synchronous_mode is true
+    And a running cluster of 3 nodes
+    And the sync key names one synchronous standby of postgres0 within 30 seconds
+    And haproxy is running
+    And haproxy routes writes to postgres0 within 15 seconds
+    When a writer inserts a row through haproxy every 20 ms
+    And a prober writes directly to every node's PostgreSQL every 100 ms
+    And I wait 2 seconds
+    And I freeze the agent of postgres0 for 15 seconds
+    Then the new leader is the leader within 14 seconds
+    And postgres0 acknowledged its last write at least 1 second before its lease could end
+    When the agent of postgres0 has been resumed
+    Then postgres0 is a streaming replica of the new leader within 30 seconds
+    When the writer and the probers stop
+    Then no acknowledged writes of postgres0 and the new leader interleave
+    And every row the writer got acknowledged is on the new leader
+    And every row the probers got acknowledged is on the new leader
+
   Scenario: Freezing a replica's agent changes nothing for writers
     Given a running cluster of 2 nodes
     And haproxy is running

@@ -27,6 +27,8 @@ export class PgWorld extends World {
   writer: Writer | null = null;
   /** Writers straight to each node's PostgreSQL ("a prober writes directly to every node ..."). */
   probers: Writer[] = [];
+  /** A write started by "I start a write on X that needs a synchronous standby". */
+  pendingWrite: { started: number; done: Promise<number>; settled: number | null } | null = null;
   /** Resolves when a frozen agent has been resumed ("I freeze the agent of X for N seconds"). */
   thawed: Promise<void> | null = null;
   /** Answers of the last burst of concurrent requests, with the value each one tried to set. */

@@ -14,6 +14,7 @@
  *   watches.
  */
 import type { NodeView } from '../domain/node-view.js';
+import { isSyncStandby } from '../ha/sync.js';
 
 export type HealthCode = 200 | 503;
 
@@ -38,6 +39,11 @@ export function pgIsPrimary(view: NodeView): boolean {
 /** Local PostgreSQL answers queries and is in recovery (a hot standby). */
 export function pgIsStandby(view: NodeView): boolean {
   return view.pg !== null && view.pg.running && view.pg.inRecovery;
+}
+
+/** This node is a synchronous standby: the `sync` key of its last cluster view names it. */
+export function isSyncStandbyView(view: NodeView): boolean {
+  return isSyncStandby(view.cluster?.sync ?? null, view.name);
 }
 
 /** The cluster replicates from another cluster (`standby_cluster` in the dynamic config). */
@@ -140,12 +146,11 @@ export function healthStatus(path: string, query: Record<string, string>, view: 
   } else if (p.includes('health')) {
     code = healthCode(view, now);
   } else if (p === '/sync' || p === '/synchronous') {
-    // Synchronous replication is not implemented yet: no node is ever a synchronous standby.
-    code = 503;
+    code = isSyncStandbyView(view) ? replicaCode(view, now, lag) : 503;
   } else if (p === '/async' || p === '/asynchronous') {
-    code = replicaCode(view, now, lag);
+    code = isSyncStandbyView(view) ? 503 : replicaCode(view, now, lag);
   } else if (p === '/read-only-sync' || p === '/read-only-synchronous') {
-    code = lead.primary === 200 || lead.standbyLeader === 200 ? 200 : 503;
+    code = lead.primary === 200 || lead.standbyLeader === 200 ? 200 : isSyncStandbyView(view) ? replicaCode(view, now, lag) : 503;
   } else {
     code = 503;
   }

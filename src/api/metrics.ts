@@ -46,7 +46,7 @@ const METRICS: readonly Metric[] = [
   ['patroni_xlog_location', 'counter', 'Current WAL location of the primary in bytes.', (s) => (s.xlog !== undefined && 'location' in s.xlog ? s.xlog.location : 0)],
   ['patroni_standby_leader', 'gauge', 'Value is 1 if this node runs as standby leader, 0 otherwise.', (s) => flag(s.role === 'standby_leader')],
   ['patroni_replica', 'gauge', 'Value is 1 if this node runs as replica, 0 otherwise.', (s) => flag(s.role === 'replica')],
-  ['patroni_sync_standby', 'gauge', 'Value is 1 if this node is a synchronous standby, 0 otherwise.', () => 0],
+  ['patroni_sync_standby', 'gauge', 'Value is 1 if this node is a synchronous standby, 0 otherwise.', (s) => flag(s.sync_standby)],
   ['patroni_xlog_received_location', 'counter', 'Current WAL location received and flushed by a replica in bytes.', (s) => replicaXlog(s)?.received_location ?? 0],
   ['patroni_xlog_replayed_location', 'counter', 'Current WAL location replayed by a replica in bytes.', (s) => replicaXlog(s)?.replayed_location ?? 0],
   ['patroni_xlog_replayed_timestamp', 'gauge', 'Epoch seconds of the last transaction replayed by a replica.', (s) => epochSeconds(replicaXlog(s)?.replayed_timestamp ?? null)],

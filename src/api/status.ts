@@ -4,6 +4,7 @@
  * same object, with keys in Patroni's order so a diff against Patroni's output reads cleanly.
  */
 import type { ClusterSnapshot, Member } from '../domain/cluster.js';
+import { isSyncStandby } from '../ha/sync.js';
 import type { NodeView } from '../domain/node-view.js';
 import type { ReplicationRow } from '../domain/pg-status.js';
 import { isStandbyCluster } from './health.js';
@@ -54,6 +55,8 @@ export interface StatusJson {
   patroni: { version: string; scope: string; name: string };
   scheduled_restart?: Record<string, unknown>;
   pause?: true;
+  /** A replica the `sync` key names as synchronous standby. */
+  sync_standby?: true;
   /** Patroni's key: a required watchdog that does not work (or, here, a dead companion fencer). */
   watchdog_failed?: true;
   pgwarden: PgwardenStatus;
@@ -107,6 +110,7 @@ export function statusJson(view: NodeView, wallNowMs: number, monoNowMs: number 
     out.scheduled_restart = request;
   }
   if (view.paused) out.pause = true;
+  if (out.role === 'replica' && isSyncStandby(view.cluster?.sync ?? null, view.name)) out.sync_standby = true;
   const ageMs = Math.max(0, monoNowMs - view.lastCycleAt);
   out.pgwarden = {
     reason: view.reason,
@@ -126,7 +130,7 @@ export function statusJson(view: NodeView, wallNowMs: number, monoNowMs: number 
 /** One entry of `/cluster` `members`, keys in Patroni's order. */
 export interface ClusterMemberJson {
   name: string;
-  role: 'leader' | 'standby_leader' | 'replica';
+  role: 'leader' | 'standby_leader' | 'sync_standby' | 'replica';
   state: string;
   api_url: string;
   host?: string;
@@ -161,7 +165,7 @@ function memberJson(m: Member, cluster: ClusterSnapshot, standby: boolean): Clus
   const isLeader = cluster.leader?.name === m.name;
   const out: ClusterMemberJson = {
     name: m.name,
-    role: isLeader ? (standby ? 'standby_leader' : 'leader') : 'replica',
+    role: isLeader ? (standby ? 'standby_leader' : 'leader') : isSyncStandby(cluster.sync, m.name) ? 'sync_standby' : 'replica',
     state: d.state,
     api_url: d.api_url,
   };

@@ -47,6 +47,9 @@ export function settingsOf(d: DynamicConfig): Settings {
     paused: d.pause,
     useSlots: d.postgresql.use_slots,
     usePgRewind: d.postgresql.use_pg_rewind,
+    synchronousMode: d.synchronous_mode,
+    synchronousModeStrict: d.synchronous_mode_strict,
+    synchronousNodeCount: d.synchronous_node_count,
   };
 }
 

@@ -74,8 +74,8 @@ export const DynamicInputSchema = Type.Object(
     check_timeline: Type.Optional(Boolish),
     pause: Type.Optional(Boolish),
     synchronous_mode: Type.Optional(Boolish),
-    synchronous_mode_strict: Type.Optional(ignored(Boolish)),
-    synchronous_node_count: Type.Optional(ignored(Type.Integer({ minimum: 1 }))),
+    synchronous_mode_strict: Type.Optional(Boolish),
+    synchronous_node_count: Type.Optional(Type.Integer({ minimum: 1 })),
     failsafe_mode: Type.Optional(Boolish),
     standby_cluster: Type.Optional({
       ...Type.Unknown(),

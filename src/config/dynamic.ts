@@ -35,6 +35,10 @@ export interface DynamicConfig {
   check_timeline: boolean;
   pause: boolean;
   synchronous_mode: boolean;
+  /** With no synchronous standby, writes wait (`synchronous_standby_names = '*'`). */
+  synchronous_mode_strict: boolean;
+  /** How many standbys must confirm each commit in synchronous mode. */
+  synchronous_node_count: number;
   failsafe_mode: boolean;
   postgresql: { use_pg_rewind: boolean; use_slots: boolean; parameters: Record<string, PgParameterValue> };
 }
@@ -50,14 +54,16 @@ export const DEFAULT_DYNAMIC: Readonly<DynamicConfig> = Object.freeze({
   check_timeline: false,
   pause: false,
   synchronous_mode: false,
+  synchronous_mode_strict: false,
+  synchronous_node_count: 1,
   failsafe_mode: false,
   postgresql: Object.freeze({ use_pg_rewind: false, use_slots: true, parameters: Object.freeze({}) }),
 });
 
-type NumberKey = 'ttl' | 'loop_wait' | 'retry_timeout' | 'maximum_lag_on_failover' | 'primary_start_timeout' | 'primary_stop_timeout';
-type BoolKey = 'check_timeline' | 'pause' | 'synchronous_mode' | 'failsafe_mode';
-const NUMBER_KEYS: readonly NumberKey[] = ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'primary_start_timeout', 'primary_stop_timeout'];
-const BOOL_KEYS: readonly BoolKey[] = ['check_timeline', 'pause', 'synchronous_mode', 'failsafe_mode'];
+type NumberKey = 'ttl' | 'loop_wait' | 'retry_timeout' | 'maximum_lag_on_failover' | 'primary_start_timeout' | 'primary_stop_timeout' | 'synchronous_node_count';
+type BoolKey = 'check_timeline' | 'pause' | 'synchronous_mode' | 'synchronous_mode_strict' | 'failsafe_mode';
+const NUMBER_KEYS: readonly NumberKey[] = ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'primary_start_timeout', 'primary_stop_timeout', 'synchronous_node_count'];
+const BOOL_KEYS: readonly BoolKey[] = ['check_timeline', 'pause', 'synchronous_mode', 'synchronous_mode_strict', 'failsafe_mode'];
 const ALIASES: Partial<Record<NumberKey, string>> = {
   primary_start_timeout: 'master_start_timeout',
   primary_stop_timeout: 'master_stop_timeout',

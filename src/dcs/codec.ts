@@ -1,4 +1,4 @@
-import type { ClusterSnapshot, FailoverRequest, HistoryRow, LeaderKey, Member, MemberData } from '../domain/cluster.js';
+import type { ClusterSnapshot, FailoverRequest, HistoryRow, LeaderKey, Member, MemberData, SyncState } from '../domain/cluster.js';
 import type { Lsn } from '../domain/lsn.js';
 
 /**
@@ -27,6 +27,7 @@ export const KEYS = {
   status: 'status',
   legacyOptime: 'optime/leader',
   failover: 'failover',
+  sync: 'sync',
   history: 'history',
   membersDir: 'members/',
 } as const;
@@ -164,6 +165,21 @@ export function encodeFailover(f: FailoverRequest): string {
   return JSON.stringify(out);
 }
 
+/** `sync` as Patroni writes it: `{"leader":"n1","sync_standby":"n2,n3"}`, `null` for none. */
+export function encodeSync(s: SyncState): string {
+  const standbys = [...s.standbys].sort();
+  return JSON.stringify({ leader: s.leader, sync_standby: standbys.length > 0 ? standbys.join(',') : null });
+}
+
+function decodeSync(value: string): SyncState | null {
+  const parsed = parseJson(value);
+  if (!isObject(parsed)) return null;
+  const leader = typeof parsed['leader'] === 'string' && parsed['leader'] !== '' ? parsed['leader'] : null;
+  const raw = parsed['sync_standby'];
+  const standbys = typeof raw === 'string' ? raw.split(',').map((n) => n.trim()).filter((n) => n !== '') : [];
+  return { leader, standbys: standbys.sort() };
+}
+
 export function encodeConfig(value: Record<string, unknown>): string {
   return JSON.stringify(value);
 }
@@ -227,6 +243,8 @@ export function decodeCluster(prefix: string, kvs: readonly RawKv[], revision: s
     history: null,
     failover: null,
     failoverModRevision: null,
+    sync: null,
+    syncModRevision: null,
     revision,
   };
   let legacyOptime: Lsn | null = null;
@@ -272,6 +290,10 @@ export function decodeCluster(prefix: string, kvs: readonly RawKv[], revision: s
       case KEYS.failover:
         snap.failover = decodeFailover(kv.value);
         snap.failoverModRevision = kv.modRevision;
+        break;
+      case KEYS.sync:
+        snap.sync = decodeSync(kv.value);
+        snap.syncModRevision = kv.modRevision;
         break;
       default:
         break;

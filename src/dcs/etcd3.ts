@@ -1,9 +1,9 @@
 import { ExponentialBackoff, noop, type IBackoff } from 'cockatiel';
 import { Etcd3, type IKeyValue, type Lease } from 'etcd3';
-import type { ClusterSnapshot, FailoverRequest, HistoryRow, MemberData } from '../domain/cluster.js';
+import type { ClusterSnapshot, FailoverRequest, HistoryRow, MemberData, SyncState } from '../domain/cluster.js';
 import type { Lsn } from '../domain/lsn.js';
 import { PgwardenError, isPgwardenError } from '../errors.js';
-import { decodeCluster, encodeConfig, encodeFailover, encodeHistory, encodeMember, encodeStatus, KEYS, type RawKv } from './codec.js';
+import { decodeCluster, encodeConfig, encodeFailover, encodeHistory, encodeMember, encodeStatus, encodeSync, KEYS, type RawKv } from './codec.js';
 import { CallRunner, HostGates } from './etcd3-calls.js';
 import { ChangeWatch } from './etcd3-watch.js';
 import { clusterPrefix, type Dcs, type DcsOptions } from './port.js';
@@ -183,6 +183,16 @@ export class Etcd3Dcs implements Dcs {
 
   async setFailover(value: FailoverRequest, expectedModRevision?: string): Promise<boolean> {
     return this.putMaybeCas(KEYS.failover, encodeFailover(value), 'failover', expectedModRevision);
+  }
+
+  async setSync(value: SyncState | null, expectedModRevision: string): Promise<boolean> {
+    if (value !== null) return this.putMaybeCas(KEYS.sync, encodeSync(value), 'sync', expectedModRevision);
+    if (expectedModRevision === '0') return true;
+    const key = this.key(KEYS.sync);
+    const res = await this.calls.run('delete the sync key', (o) =>
+      this.client.if(key, 'Mod', '==', expectedModRevision).then(this.client.delete().key(key)).options(o).commit(),
+    );
+    return res.succeeded;
   }
 
   async removeCluster(): Promise<void> {

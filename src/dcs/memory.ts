@@ -1,7 +1,7 @@
-import type { ClusterSnapshot, FailoverRequest, HistoryRow, MemberData } from '../domain/cluster.js';
+import type { ClusterSnapshot, FailoverRequest, HistoryRow, MemberData, SyncState } from '../domain/cluster.js';
 import type { Lsn } from '../domain/lsn.js';
 import { PgwardenError } from '../errors.js';
-import { decodeCluster, encodeConfig, encodeFailover, encodeHistory, encodeMember, encodeStatus, isWakeupChange, KEYS } from './codec.js';
+import { decodeCluster, encodeConfig, encodeFailover, encodeHistory, encodeMember, encodeStatus, encodeSync, isWakeupChange, KEYS } from './codec.js';
 import { MemoryStore, type StoreChange } from './memory-store.js';
 import { clusterPrefix, type Dcs, type DcsOptions } from './port.js';
 
@@ -133,6 +133,15 @@ export class MemoryDcs implements Dcs {
 
   async setFailover(value: FailoverRequest, expectedModRevision?: string): Promise<boolean> {
     return this.putMaybeCas(KEYS.failover, encodeFailover(value), 'failover', expectedModRevision);
+  }
+
+  async setSync(value: SyncState | null, expectedModRevision: string): Promise<boolean> {
+    if (value !== null) return this.putMaybeCas(KEYS.sync, encodeSync(value), 'sync', expectedModRevision);
+    this.check('delete the sync key');
+    const cur = this.store.get(this.key(KEYS.sync));
+    if (String(cur?.modRevision ?? 0) !== expectedModRevision) return false;
+    if (cur) this.store.delete(this.key(KEYS.sync));
+    return true;
   }
 
   async removeCluster(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { ClusterSnapshot, FailoverRequest, HistoryRow, MemberData } from '../domain/cluster.js';
+import type { ClusterSnapshot, FailoverRequest, HistoryRow, MemberData, SyncState } from '../domain/cluster.js';
 import type { Lsn } from '../domain/lsn.js';
 
 /**
@@ -71,6 +71,12 @@ export interface Dcs {
    * exist) and resolves `false` on mismatch; without it the write is plain (as `POST /switchover`).
    */
   setFailover(value: FailoverRequest, expectedModRevision?: string): Promise<boolean>;
+
+  /**
+   * Writes `sync` (`value`) or deletes it (`null`), always as a compare-and-set on the key's
+   * mod_revision (`'0'` = must not exist); resolves `false` on mismatch. Leader only.
+   */
+  setSync(value: SyncState | null, expectedModRevision: string): Promise<boolean>;
 
   /** Deletes every key of the cluster (`pgwardenctl remove`). Only for the operator CLI. */
   removeCluster(): Promise<void>;

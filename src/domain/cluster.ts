@@ -67,6 +67,16 @@ export interface FailoverRequest {
 }
 
 /**
+ * The `sync` key (reference §1.3): in synchronous mode, the leader that manages it and the
+ * standbys PostgreSQL confirms as synchronous. Only these may be promoted automatically.
+ */
+export interface SyncState {
+  leader: string | null;
+  /** Sorted names; empty when no standby is synchronous (`sync_standby: null`). */
+  standbys: string[];
+}
+
+/**
  * One consistent read of the cluster prefix `/<namespace>/<scope>/`. Absent keys are `null`.
  * `initialize` is `''` while a bootstrap is in progress and the system identifier afterwards.
  */
@@ -82,6 +92,9 @@ export interface ClusterSnapshot {
   failover: FailoverRequest | null;
   /** mod_revision of `failover` whenever the key exists (also when it holds `{}`). */
   failoverModRevision: string | null;
+  sync: SyncState | null;
+  /** mod_revision of `sync` whenever the key exists (also when its value did not parse). */
+  syncModRevision: string | null;
   /** etcd header revision of the read. */
   revision: string;
 }

@@ -50,4 +50,6 @@ export type PgStatus =
       /** `host:port` the WAL receiver currently streams from, or null. */
       upstream: string | null;
       pendingRestart: boolean;
+      /** `current_setting('synchronous_standby_names')`. */
+      syncStandbyNames: string;
     };

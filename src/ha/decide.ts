@@ -3,6 +3,7 @@ import type { PgStatus } from '../domain/pg-status.js';
 import { slotNameFor, type Upstream } from '../postgres/port.js';
 import { runsAsPrimary, runsAsReplica, seconds, stoppedFormerPrimary } from './facts.js';
 import { decideWithoutLeader } from './race.js';
+import { syncStep } from './sync.js';
 import { afterDemote, leaderFailoverStep } from './switchover.js';
 import type { Action, Decision, Memory, Observation } from './types.js';
 import { cloneSource, memberUpstream, streamSource } from './upstream.js';
@@ -166,9 +167,11 @@ function decideAsLeader(obs: Observation, cluster: ClusterSnapshot, mem: Memory)
       const chores = step.actions.some((a) => a.type === 'clearFailover') ? leaderChores(obs, cluster) : [];
       return { actions: [...step.actions, ...chores], reason: step.reason, memory: led };
     }
+    const sync = syncStep(obs, cluster);
+    const notes = [step.note, sync.note].filter((n) => n !== null).join('; ');
     return {
-      actions: [{ type: 'renewLeader' }, ...leaderChores(obs, cluster)],
-      reason: step.note === null ? 'no action: I am the leader with the lock' : `no action: I am the leader with the lock; ${step.note}`,
+      actions: [{ type: 'renewLeader' }, ...sync.actions, ...leaderChores(obs, cluster)],
+      reason: notes === '' ? 'no action: I am the leader with the lock' : `no action: I am the leader with the lock; ${notes}`,
       memory: led,
     };
   }

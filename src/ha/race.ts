@@ -1,6 +1,7 @@
 import { clusterTimeline, type ClusterSnapshot } from '../domain/cluster.js';
 import { bytes, raceCandidates, runsAsPrimary, stoppedFormerPrimary } from './facts.js';
 import { noLeaderFailoverStep } from './switchover.js';
+import { syncRaceRefusal } from './sync.js';
 import type { Decision, Memory, Observation } from './types.js';
 
 /**
@@ -45,9 +46,11 @@ export function decideWithoutLeader(obs: Observation, cluster: ClusterSnapshot, 
     return { actions: [], reason: 'waiting: the cluster is not initialized and this node is a replica; start pgwarden on the primary first', memory: mem };
   }
 
+  // In synchronous mode a promoted node claims the sync key before it takes writes.
+  const takeSync = obs.settings.synchronousMode ? { takeSync: cluster.syncModRevision ?? '0' } : {};
   const requested = noLeaderFailoverStep(obs, cluster);
   if (requested?.take) {
-    return { actions: [{ type: 'acquireLeader', promote: !runsAsPrimary(pg) }], reason: requested.reason, memory: mem };
+    return { actions: [{ type: 'acquireLeader', promote: !runsAsPrimary(pg), ...takeSync }], reason: requested.reason, memory: mem };
   }
   if (runsAsPrimary(pg)) {
     const tl = clusterTimeline(cluster);
@@ -77,6 +80,8 @@ export function decideWithoutLeader(obs: Observation, cluster: ClusterSnapshot, 
   if (obs.self.nofailover) {
     return { actions: [], reason: 'no leader, and this node is tagged nofailover so it does not race', memory: mem };
   }
+  const notSync = syncRaceRefusal(obs, cluster);
+  if (notSync !== null) return { actions: [], reason: notSync, memory: mem };
 
   const optime = cluster.optime;
   if (optime !== null && optime - pg.lsn > obs.settings.maximumLagOnFailover) {
@@ -103,6 +108,8 @@ export function decideWithoutLeader(obs: Observation, cluster: ClusterSnapshot, 
       return { actions: [], reason: `not racing: ${peer.name} is still running as primary`, memory: mem };
     }
     if (peer.nofailover || peer.lsn === null) continue;
+    // In synchronous mode only the nodes the sync key names may lead; the others do not compete.
+    if (syncRaceRefusal({ ...obs, self: { ...obs.self, name: peer.name } }, cluster) !== null) continue;
     if (peer.lsn > pg.lsn) {
       return { actions: [], reason: `not racing: ${peer.name} is ahead of me (${peer.lsn} > ${pg.lsn})`, memory: mem };
     }
@@ -110,7 +117,7 @@ export function decideWithoutLeader(obs: Observation, cluster: ClusterSnapshot, 
   const asked = obs.peers ?? [];
   const reachable = asked.filter((p) => p.reachable).length;
   return {
-    actions: [{ type: 'acquireLeader', promote: true }],
+    actions: [{ type: 'acquireLeader', promote: true, ...takeSync }],
     reason: `racing for the leader key: no leader, my WAL position ${pg.lsn} is the most advanced of ${reachable + 1} reachable member(s) (${asked.length - reachable} unreachable)`,
     memory: mem,
   };

@@ -1,4 +1,4 @@
-import type { ClusterSnapshot } from '../domain/cluster.js';
+import type { ClusterSnapshot, SyncState } from '../domain/cluster.js';
 import type { PeerStatus } from '../domain/peer.js';
 import type { PgStatus } from '../domain/pg-status.js';
 import type { StopMode, Upstream } from '../postgres/port.js';
@@ -28,6 +28,10 @@ export interface Settings {
   paused: boolean;
   useSlots: boolean;
   usePgRewind: boolean;
+  /** `synchronous_mode`, `synchronous_mode_strict`, `synchronous_node_count` (see `sync.ts`). */
+  synchronousMode: boolean;
+  synchronousModeStrict: boolean;
+  synchronousNodeCount: number;
 }
 
 export interface SelfInfo {
@@ -105,8 +109,12 @@ export type Action =
   | { type: 'probePeers'; members: { name: string; apiUrl: string }[] }
   /** Renew the leader key from this cycle (lease keepalive + compare on value). */
   | { type: 'renewLeader' }
-  /** Try to create the leader key; if this node wins and its PostgreSQL is a replica, promote. */
-  | { type: 'acquireLeader'; promote: boolean }
+  /**
+   * Try to create the leader key; if this node wins and its PostgreSQL is a replica, promote.
+   * With `takeSync` (synchronous mode), first claim the `sync` key as `{leader: me, standbys: []}`
+   * (compare on that mod_revision), so no old standby list outlives the promotion.
+   */
+  | { type: 'acquireLeader'; promote: boolean; takeSync?: string }
   /** Delete the leader key (compare on value). */
   | { type: 'releaseLeader' }
   /** Race for `initialize`; the winner starts the bootstrap task (initdb, start, users, key). */
@@ -142,6 +150,10 @@ export type Action =
   | { type: 'writeInitialize'; sysid: string }
   /** Write the bootstrap dynamic configuration into `config` when the key is missing. */
   | { type: 'writeConfig' }
+  /** Write the `sync` key (`null` deletes it), compare-and-set on `modRevision` — leader only. */
+  | { type: 'writeSync'; value: SyncState | null; modRevision: string }
+  /** Set `synchronous_standby_names` (`null`: back to the configured value) and reload. */
+  | { type: 'setSyncStandbyNames'; value: string | null }
   /** Create/drop physical replication slots for the other members — leader only. */
   | { type: 'syncSlots'; slots: string[] }
   /** Stop the daemon with an error that needs a human (wrong data directory...). */

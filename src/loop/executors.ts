@@ -133,7 +133,21 @@ const executors: { [T in ActionType]: Executor<T> } = {
       return false;
     }
     ctx.log.info(`acquired the leader key${a.promote ? ', promoting' : ''}`);
+    if (a.takeSync !== undefined && !(await ctx.dcs.setSync({ leader: ctx.name, standbys: [] }, a.takeSync))) {
+      ctx.log.warn('the sync key changed while this node took the leader key; the next cycle claims it');
+    }
     if (a.promote) startPromote(ctx);
+    return true;
+  },
+  async writeSync(a, ctx) {
+    const ok = await ctx.dcs.setSync(a.value, a.modRevision);
+    const what = a.value === null ? 'deleted the sync key' : `sync key: leader ${a.value.leader ?? '-'}, synchronous standbys ${a.value.standbys.join(', ') || 'none'}`;
+    if (ok) ctx.log.info(what);
+    else ctx.log.warn(`sync key changed meanwhile; not written (${what})`);
+    return ok;
+  },
+  async setSyncStandbyNames(a, ctx) {
+    await ctx.pg.setSyncStandbyNames(a.value);
     return true;
   },
   async releaseLeader(_a, ctx) {

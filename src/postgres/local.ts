@@ -79,6 +79,8 @@ const CHECKPOINT_TIMEOUT_MS = 120_000;
 export class LocalPostgres implements Postgres {
   private lastProbeError: string | null = null;
   private readonly rewinder: RewindRunner;
+  /** Set by synchronous mode on the leader; null leaves the configured value. */
+  private syncStandbyNames: string | null = null;
 
   constructor(private readonly o: LocalPostgresOptions) {
     this.rewinder = new RewindRunner({
@@ -254,6 +256,7 @@ export class LocalPostgres implements Postgres {
       hot_standby: true,
       wal_log_hints: true,
     };
+    if (this.syncStandbyNames !== null) params['synchronous_standby_names'] = this.syncStandbyNames;
     await writeAtomic(this.file(PARAMS_FILE), renderParameters(params));
     await writeAtomic(this.file('pg_hba.conf'), renderHba(this.o.pgHba()));
   }
@@ -396,6 +399,14 @@ export class LocalPostgres implements Postgres {
       throw new PgwardenError('PG_COMMAND_FAILED', `cannot read timeline history ${path}: ${errorText(e)}`, { cause: e });
     }
     return parseHistoryFile(text);
+  }
+
+  async setSyncStandbyNames(value: string | null): Promise<void> {
+    if (value !== this.syncStandbyNames) {
+      this.o.logger.info(value === null ? 'synchronous_standby_names: back to the configured value' : `synchronous_standby_names = '${value}'`);
+    }
+    this.syncStandbyNames = value;
+    await this.reload();
   }
 
   async reload(): Promise<void> {

@@ -104,6 +104,12 @@ export interface Postgres {
 
   /** Re-renders config files and signals the postmaster to reload (SIGHUP). */
   reload(): Promise<void>;
+
+  /**
+   * Sets `synchronous_standby_names` over the configured value (`null` hands it back to the
+   * configuration), rewrites the parameters and reloads a running server.
+   */
+  setSyncStandbyNames(value: string | null): Promise<void>;
 }
 
 /** Slot name for a member: Patroni's rule (lower case, non `[a-z0-9_]` replaced by `_`). */

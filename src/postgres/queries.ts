@@ -30,6 +30,7 @@ SELECT pg_is_in_recovery() AS in_recovery,
   (SELECT sender_host || ':' || sender_port FROM pg_stat_wal_receiver
      WHERE status = 'streaming' AND sender_host IS NOT NULL LIMIT 1) AS upstream,
   (SELECT count(*) > 0 FROM pg_settings WHERE pending_restart) AS pending_restart,
+  current_setting('synchronous_standby_names') AS sync_names,
   (SELECT coalesce(json_agg(json_build_object('usename', usename, 'application_name', application_name,
      'client_addr', host(client_addr), 'state', state, 'sync_state', sync_state, 'sync_priority', sync_priority)
      ORDER BY application_name), '[]'::json) FROM pg_stat_replication) AS replication`;
@@ -50,6 +51,7 @@ export interface StatusRow {
   sysid: string;
   upstream: string | null;
   pending_restart: boolean;
+  sync_names: string;
   replication: unknown;
 }
 
@@ -100,6 +102,7 @@ export function parseStatusRow(r: StatusRow): PgStatus {
     replication: replicationRows(r.replication),
     upstream: r.upstream,
     pendingRestart: r.pending_restart === true,
+    syncStandbyNames: typeof r.sync_names === 'string' ? r.sync_names : '',
   };
 }
 

@@ -73,7 +73,7 @@ export function dcsContract(name: string, setup: () => Promise<DcsContractEnv>):
       const c = await env.make('a').getCluster();
       assert.deepEqual(
         { ...c, revision: undefined },
-        { initialize: null, config: null, configModRevision: null, leader: null, members: [], optime: null, history: null, failover: null, failoverModRevision: null, revision: undefined },
+        { initialize: null, config: null, configModRevision: null, leader: null, members: [], optime: null, history: null, failover: null, failoverModRevision: null, sync: null, syncModRevision: null, revision: undefined },
       );
       assert.match(c.revision, /^\d+$/);
     });
@@ -212,6 +212,21 @@ export function dcsContract(name: string, setup: () => Promise<DcsContractEnv>):
       assert.equal(c2.failover, null, '{} is no request');
       assert.notEqual(c2.failoverModRevision, null, 'the key still exists');
       assert.equal(await a.setFailover({ member: 'n3' }, c1.failoverModRevision!), false, 'a stale revision fails');
+    });
+
+    it('writes and deletes sync only with compare-and-set, in Patroni\'s format', async () => {
+      const a = env.make('a');
+      assert.equal(await a.setSync({ leader: 'n1', standbys: ['n3', 'n2'] }, '0'), true);
+      const c1 = await a.getCluster();
+      assert.deepEqual(c1.sync, { leader: 'n1', standbys: ['n2', 'n3'] });
+      assert.equal(await a.setSync({ leader: 'n1', standbys: [] }, '0'), false, "'0' means the key must not exist");
+      assert.equal(await a.setSync({ leader: 'n1', standbys: [] }, c1.syncModRevision!), true);
+      const c2 = await a.getCluster();
+      assert.deepEqual(c2.sync, { leader: 'n1', standbys: [] });
+      assert.equal(await a.setSync(null, c1.syncModRevision!), false, 'a stale revision does not delete');
+      assert.equal(await a.setSync(null, c2.syncModRevision!), true);
+      assert.equal((await a.getCluster()).sync, null);
+      assert.equal(await a.setSync(null, '0'), true, 'deleting an absent key is done');
     });
 
     it('removes every key of the cluster', async () => {

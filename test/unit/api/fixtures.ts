@@ -16,7 +16,7 @@ export function primaryPg(lsn = 67_108_864): PgStatus {
     replication: [
       { usename: 'replicator', application_name: 'n2', client_addr: '127.0.0.1', state: 'streaming', sync_state: 'async', sync_priority: 0 },
     ],
-    upstream: null, pendingRestart: false,
+    upstream: null, pendingRestart: false, syncStandbyNames: '',
   };
 }
 
@@ -55,6 +55,8 @@ export function cluster(over: Partial<ClusterSnapshot> = {}): ClusterSnapshot {
     history: [],
     failover: null,
     failoverModRevision: null,
+    sync: null,
+    syncModRevision: null,
     revision: '10',
     ...over,
   };

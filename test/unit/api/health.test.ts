@@ -16,6 +16,7 @@ interface Row {
 const staleLeader = leaderView({ lastCycleAt: NOW - 31_000, leaderUntil: NOW + 5_000 });
 const lapsedLeader = leaderView({ leaderUntil: NOW - 1 });
 const lagging = replicaView({ pg: replicaPg(67_108_864 - 2 * 1024 * 1024) });
+const syncReplica = replicaView({ cluster: cluster({ sync: { leader: 'n1', standbys: ['n2'] }, syncModRevision: '9' }) });
 const standbyLeader = leaderView({ role: 'standby_leader', pg: replicaPg() });
 
 const rows: Row[] = [
@@ -29,7 +30,7 @@ const rows: Row[] = [
   { name: 'the leader answers 503 on /standby-leader', view: leaderView(), path: '/standby-leader', code: 503 },
   { name: 'the leader answers 503 on /standby_leader', view: leaderView(), path: '/standby_leader', code: 503 },
   { name: 'the leader answers 200 on /health', view: leaderView(), path: '/health', code: 200 },
-  { name: 'the leader answers 503 on /sync because synchronous mode is not built yet', view: leaderView(), path: '/sync', code: 503 },
+  { name: 'the leader answers 503 on /sync (it is no standby)', view: leaderView(), path: '/sync', code: 503 },
   { name: 'the leader answers 503 on /asynchronous', view: leaderView(), path: '/asynchronous', code: 503 },
   { name: 'the leader answers 200 on /read-only-sync', view: leaderView(), path: '/read-only-sync', code: 200 },
   { name: 'an unknown path answers 503', view: leaderView(), path: '/foo', code: 503 },
@@ -44,6 +45,10 @@ const rows: Row[] = [
   { name: 'a replica answers 200 on /health', view: replicaView(), path: '/health', code: 200 },
   { name: 'a replica answers 200 on /async', view: replicaView(), path: '/async', code: 200 },
   { name: 'a replica answers 503 on /synchronous', view: replicaView(), path: '/synchronous', code: 503 },
+  { name: 'a replica the sync key names answers 200 on /sync', view: syncReplica, path: '/sync', code: 200 },
+  { name: 'a replica the sync key names answers 503 on /async', view: syncReplica, path: '/async', code: 503 },
+  { name: 'a replica the sync key names answers 200 on /read-only-sync', view: syncReplica, path: '/read-only-sync', code: 200 },
+  { name: 'a replica the sync key does not name answers 503 on /read-only-sync', view: replicaView(), path: '/read-only-sync', code: 503 },
   { name: 'a replica answers 503 on /read-only-synchronous', view: replicaView(), path: '/read-only-synchronous', code: 503 },
   { name: 'a replica within the lag limit answers 200', view: replicaView(), path: '/replica', query: { lag: '1MB' }, code: 200 },
   { name: 'a replica 2 MB behind answers 503 on /replica?lag=1MB', view: lagging, path: '/replica', query: { lag: '1MB' }, code: 503 },

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { epochSeconds, patroniTimestamp } from '../../../src/api/pg-time.js';
+import { metricsText } from '../../../src/api/metrics.js';
 import { clusterJson, hostPort, statusJson } from '../../../src/api/status.js';
 import { NOW, SYSID, WALL, cluster, leaderView, member, replicaPg, replicaView, stoppedPg } from './fixtures.js';
 
@@ -147,5 +148,16 @@ describe('PostgreSQL timestamps', () => {
     assert.equal(epochSeconds('2026-11-22 12:51:02+01'), 1_795_348_262);
     assert.equal(epochSeconds(null), 0);
     assert.equal(epochSeconds('garbage'), 0);
+  });
+});
+
+describe('synchronous standby in /patroni, /cluster and /metrics', () => {
+  it('marks the replica the sync key names, and only it', () => {
+    const c = cluster({ sync: { leader: 'n1', standbys: ['n2'] }, syncModRevision: '9' });
+    const view = replicaView({ cluster: c });
+    assert.equal(statusJson(view, WALL, NOW).sync_standby, true);
+    assert.equal('sync_standby' in statusJson(replicaView(), WALL, NOW), false);
+    assert.deepEqual(clusterJson(view).members.map((m) => [m.name, m.role]), [['n1', 'leader'], ['n2', 'sync_standby'], ['n3', 'replica']]);
+    assert.match(metricsText(view, WALL, NOW), /^patroni_sync_standby\{[^}]*\} 1$/m);
   });
 });

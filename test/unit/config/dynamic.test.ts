@@ -29,6 +29,8 @@ describe('resolveDynamic', () => {
       check_timeline: false,
       pause: false,
       synchronous_mode: false,
+      synchronous_mode_strict: false,
+      synchronous_node_count: 1,
       failsafe_mode: false,
       postgresql: { use_pg_rewind: false, use_slots: true, parameters: {} },
     });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeCluster, decodeMember, encodeConfig, encodeHistory, encodeMember, encodeStatus, isWakeupChange, type RawKv } from '../../../src/dcs/codec.js';
+import { decodeCluster, decodeMember, encodeConfig, encodeHistory, encodeMember, encodeStatus, encodeSync, isWakeupChange, type RawKv } from '../../../src/dcs/codec.js';
 import type { MemberData } from '../../../src/domain/cluster.js';
 
 const P = '/service/batman/';
@@ -101,6 +101,17 @@ describe('codec: cluster snapshot', () => {
 
   it('reads an empty failover object as no pending failover', () => {
     assert.equal(decodeCluster(P, [kv('failover', '{}')], '1').failover, null);
+  });
+
+  it('reads and writes sync as Patroni does: comma-separated sorted standbys, null for none', () => {
+    assert.equal(encodeSync({ leader: 'n1', standbys: ['n3', 'n2'] }), '{"leader":"n1","sync_standby":"n2,n3"}');
+    assert.equal(encodeSync({ leader: 'n1', standbys: [] }), '{"leader":"n1","sync_standby":null}');
+    const snap = decodeCluster(P, [kv('sync', '{"leader":"n1","sync_standby":"n3, n2"}')], '1');
+    assert.deepEqual(snap.sync, { leader: 'n1', standbys: ['n2', 'n3'] });
+    assert.deepEqual(decodeCluster(P, [kv('sync', '{"leader":"n1","sync_standby":null}')], '1').sync, { leader: 'n1', standbys: [] });
+    const broken = decodeCluster(P, [kv('sync', 'nope')], '1');
+    assert.equal(broken.sync, null);
+    assert.notEqual(broken.syncModRevision, null, 'a broken key can still be replaced with a compare-and-set');
   });
 
   it('reads the legacy leader:candidate failover form', () => {

@@ -43,7 +43,7 @@ describe('CompanionFencer (real process)', () => {
       fencer.arm(systemClock.now() + 1_500);
       assert.equal(await pm.exited, 'SIGINT');
       const took = Date.now() - started;
-      assert.ok(took >= 400 && took < 3_000, `fenced after ${took} ms, expected about 500`);
+      assert.ok(took >= 400 && took < 10_000, `fenced after ${took} ms, expected about 500 (more when the fencer process starts slowly)`);
     } finally {
       await fencer.stop();
       pm.proc.kill();
@@ -78,7 +78,7 @@ describe('CompanionFencer (real process)', () => {
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const childExit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     const hr = process.hrtime.bigint();
-    child.stdin.end(encodeMessage({ op: 'arm', fenceAtNs: String(hr + 1_500_000_000n), leaseEndsNs: String(hr + 4_000_000_000n), dataDir: pm.dataDir }));
+    child.stdin.end(encodeMessage({ op: 'arm', fenceAtNs: String(hr + 1_500_000_000n), leaseEndsNs: String(hr + 10_000_000_000n), dataDir: pm.dataDir }));
     try {
       assert.equal(await pm.exited, 'SIGINT');
       assert.equal(await childExit, 0);

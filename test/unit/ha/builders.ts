@@ -28,6 +28,8 @@ export function cluster(over: Partial<ClusterSnapshot> = {}): ClusterSnapshot {
     history: [],
     failover: null,
     failoverModRevision: null,
+    sync: null,
+    syncModRevision: null,
     revision: '10',
     ...over,
   };
@@ -43,7 +45,7 @@ export function primaryPg(lsn = 1000, timeline = 1): PgStatus {
   return {
     running: true, dataDirInitialized: true, systemIdentifier: SYSID, inRecovery: false, timeline, lsn,
     receivedLsn: null, replayedLsn: null, replayedTimestamp: null, replayPaused: false,
-    postmasterStartTime: '2026-11-22 10:00:00+00', serverVersion: 150018, replication: [], upstream: null, pendingRestart: false,
+    postmasterStartTime: '2026-11-22 10:00:00+00', serverVersion: 150018, replication: [], upstream: null, pendingRestart: false, syncStandbyNames: '',
   };
 }
 
@@ -71,6 +73,7 @@ export function obs(over: Partial<Observation> = {}): Observation {
     settings: {
       ttlMs: 10_000, loopWaitMs: 2_000, retryTimeoutMs: 3_000, maximumLagOnFailover: 1_048_576,
       primaryStartTimeoutMs: 300_000, paused: false, useSlots: true, usePgRewind: true,
+      synchronousMode: false, synchronousModeStrict: false, synchronousNodeCount: 1,
     },
     dcs: { ok: true, cluster: cluster() },
     pg: replicaPg(),

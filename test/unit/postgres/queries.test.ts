@@ -18,6 +18,7 @@ const base: StatusRow = {
   sysid: '7711107836677860545',
   upstream: null,
   pending_restart: false,
+  sync_names: '',
   replication: [{ usename: 'replicator', application_name: 'pg1', client_addr: '127.0.0.1', state: 'streaming', sync_state: 'async', sync_priority: 0 }],
 };
 

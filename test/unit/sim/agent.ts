@@ -331,6 +331,10 @@ export class Agent {
       case 'clearFailover':
         // decide emits these only for a `failover` key, which the simulated etcd never holds.
         throw new Error(`${a.type}: the simulation issues no switchover requests`);
+      case 'writeSync':
+      case 'setSyncStandbyNames':
+        // decide emits these only in synchronous mode, which the simulation does not turn on.
+        throw new Error(`${a.type}: the simulation runs in asynchronous mode`);
       case 'stop':
         yield* this.loopStop(a.mode);
         return true;

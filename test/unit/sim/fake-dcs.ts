@@ -78,6 +78,8 @@ export class DcsStore {
       history: this.history,
       failover: null,
       failoverModRevision: null,
+      sync: null,
+      syncModRevision: null,
       revision: String(this.rev),
     };
   }

@@ -142,6 +142,7 @@ export class FakePg {
       replication: [],
       upstream: this.inRecovery && this.streaming && this.upstream ? `127.0.0.1:${this.port}` : null,
       pendingRestart: false,
+      syncStandbyNames: '',
     };
   }
 

@@ -17,6 +17,9 @@ export const SIM_SETTINGS: Settings = {
   maximumLagOnFailover: 1_048_576,
   primaryStartTimeoutMs: 300_000,
   paused: false,
+  synchronousMode: false,
+  synchronousModeStrict: false,
+  synchronousNodeCount: 1,
   useSlots: true,
   usePgRewind: true,
 };
