@@ -1,3 +1,4 @@
+import { isSyncStandby } from '../ha/sync.js';
 import { isPrimaryRole, type ClusterSnapshot, type Member } from '../domain/cluster.js';
 import { memberUpstream } from '../ha/upstream.js';
 import { prettyTable, type Row } from './format.js';
@@ -30,7 +31,7 @@ export function listRows(cluster: ClusterSnapshot): ListRow[] {
       return {
         Member: m.name,
         Host: up ? `${up.host}:${up.port}` : '',
-        Role: isLeader ? 'Leader' : isPrimaryRole(m.data.role) ? 'Primary (no key)' : 'Replica',
+        Role: isLeader ? 'Leader' : isPrimaryRole(m.data.role) ? 'Primary (no key)' : isSyncStandby(cluster.sync, m.name) ? 'Sync Standby' : 'Replica',
         State: String(m.data.state ?? ''),
         TL: m.data.timeline === undefined ? '' : String(m.data.timeline),
         'Lag in MB': lag,

@@ -24,6 +24,8 @@ describe('pgwardenctl list', () => {
       ['n3', 'Replica', 'unknown'],
     ]);
     assert.equal(rows[0]!.Host, '127.0.0.1:5432');
+    const sync = listRows({ ...c, sync: { leader: 'n1', standbys: ['n3'] }, syncModRevision: '4' });
+    assert.deepEqual(sync.map((r) => r.Role), ['Leader', 'Replica', 'Sync Standby']);
   });
 
   it('renders a bordered table with the cluster name in the top border', () => {
