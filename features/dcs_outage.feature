@@ -15,3 +15,27 @@ Feature: etcd outage
     Then exactly one node is the leader within 30 seconds
     And a write of "after the outage" into table outage_check through haproxy succeeds within 20 seconds
     And every other running node is a streaming replica of the new leader within 60 seconds
+
+  Scenario: In failsafe mode a primary every member confirms keeps taking writes through an etcd outage
+    Given the bootstrap DCS setting failsafe_mode is true
+    And a running cluster of 3 nodes
+    And haproxy is running
+    And haproxy routes writes to postgres0 within 15 seconds
+    When a writer inserts a row through haproxy every 20 ms
+    And I wait 3 seconds
+    And I suspend etcd
+    And I wait 20 seconds
+    Then GET /patroni on postgres0 shows failsafe_mode_is_active within 5 seconds
+    When I resume etcd
+    And I wait 5 seconds
+    Then postgres0 is still the leader
+    When the writer stops
+    Then the writer's longest gap stays under 1000 ms
+    And every row the writer got acknowledged is on postgres0
+
+  Scenario: In failsafe mode a primary demotes when one member does not confirm
+    Given the bootstrap DCS setting failsafe_mode is true
+    And a running cluster of 3 nodes
+    When I kill -9 the agent of postgres2
+    And I suspend etcd
+    Then postgres0 refuses writes within 10 seconds

@@ -38,6 +38,8 @@ export interface OperatorPort {
   reinitialize(force: boolean): Promise<CommandResult>;
   /** Cut the HA loop's wait short (a change it should act on now). */
   wakeLoop(): void;
+  /** `POST /failsafe` accepted from the leader `name`. */
+  acceptFailsafe(name: string): void;
 }
 
 /** An answer: plain text, or a JSON document. */
@@ -251,4 +253,22 @@ export async function putConfig(rawBody: unknown, c: OperatorContext): Promise<A
     c.port.wakeLoop();
   }
   return { status: 200, json: body };
+}
+
+/**
+ * `POST /failsafe` (reference §2.6): the leader, cut off from etcd, asks this member to confirm
+ * it leads. Accepted (and remembered for ttl, so this node does not race) unless failsafe mode
+ * is off (502) or this node itself runs a primary (500). Extra fields (Patroni sends `slots`)
+ * are ignored.
+ */
+export function acceptFailsafe(rawBody: unknown, c: OperatorContext): Answer {
+  if (!c.view.failsafeMode) return text(502, 'failsafe_mode is not enabled');
+  const body = bodyObject(rawBody, false);
+  if (isRefusal(body)) return fromRefusal(body);
+  const name = body['name'];
+  if (typeof name !== 'string' || name === '') return text(400, 'the body needs the leader\'s name');
+  const pg = c.view.pg;
+  if (pg !== null && pg.running && !pg.inRecovery) return text(500, 'Running as a leader');
+  c.port.acceptFailsafe(name);
+  return text(200, 'Accepted');
 }

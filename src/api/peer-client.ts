@@ -4,7 +4,7 @@
  * (3.x `master`, 4.x `primary`, `xlog` or newer `wal`).
  */
 import type { Lsn } from '../domain/lsn.js';
-import type { PeerApi, PeerStatus } from '../domain/peer.js';
+import type { FailsafeLeader, PeerApi, PeerStatus } from '../domain/peer.js';
 import type { BasicCredentials } from './auth.js';
 import { HttpClient, type ClientTls } from './http-client.js';
 
@@ -79,6 +79,15 @@ export class HttpPeerApi implements PeerApi {
       return res.status === 200 ? parsePeerStatus(name, res.json) : unreachable(name);
     } catch {
       return unreachable(name);
+    }
+  }
+
+  async confirmFailsafe(apiUrl: string, leader: FailsafeLeader, timeoutMs: number): Promise<boolean> {
+    const url = `${apiUrl.replace(/\/patroni\/?$/, '').replace(/\/+$/, '')}/failsafe`;
+    try {
+      return (await this.client.request({ method: 'POST', url, json: leader, timeoutMs })).status === 200;
+    } catch {
+      return false;
     }
   }
 

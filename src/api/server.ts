@@ -28,6 +28,7 @@ import { SAFE_METHODS, type BasicCredentials } from './auth.js';
 import { healthStatus, livenessStatus, readinessStatus } from './health.js';
 import { METRICS_CONTENT_TYPE, metricsText } from './metrics.js';
 import {
+  acceptFailsafe,
   cancelScheduledSwitchover,
   patchConfig,
   putConfig,
@@ -120,6 +121,8 @@ function writeEndpoint(method: string, segment: string, body: unknown, c: Operat
       return patchConfig(body, c);
     case 'PUT config':
       return putConfig(body, c);
+    case 'POST failsafe':
+      return Promise.resolve(acceptFailsafe(body, c));
     default:
       return null;
   }
@@ -182,6 +185,12 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
           return sendJson(reply, view.cluster === null ? 503 : 200, clusterJson(view), statusOnly);
         case 'history':
           return sendJson(reply, 200, view.cluster?.history ?? [], statusOnly);
+        case 'failsafe': {
+          const failsafe = view.cluster?.failsafe ?? null;
+          if (failsafe !== null) return sendJson(reply, 200, failsafe, statusOnly);
+          if (statusOnly) return void reply.code(502).send();
+          return sendText(reply, 502, 'no failsafe key in the DCS (failsafe_mode is off, or the DCS is not reachable)');
+        }
         case 'config': {
           const config = view.cluster?.config ?? null;
           if (config !== null) return sendJson(reply, 200, config, statusOnly);

@@ -57,6 +57,8 @@ export interface StatusJson {
   pause?: true;
   /** A replica the `sync` key names as synchronous standby. */
   sync_standby?: true;
+  /** This primary runs on its members' confirmations while etcd is unreachable. */
+  failsafe_mode_is_active?: true;
   /** Patroni's key: a required watchdog that does not work (or, here, a dead companion fencer). */
   watchdog_failed?: true;
   pgwarden: PgwardenStatus;
@@ -110,6 +112,7 @@ export function statusJson(view: NodeView, wallNowMs: number, monoNowMs: number 
     out.scheduled_restart = request;
   }
   if (view.paused) out.pause = true;
+  if (view.failsafeActive) out.failsafe_mode_is_active = true;
   if (out.role === 'replica' && isSyncStandby(view.cluster?.sync ?? null, view.name)) out.sync_standby = true;
   const ageMs = Math.max(0, monoNowMs - view.lastCycleAt);
   out.pgwarden = {

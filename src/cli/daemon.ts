@@ -50,6 +50,7 @@ export function settingsOf(d: DynamicConfig): Settings {
     synchronousMode: d.synchronous_mode,
     synchronousModeStrict: d.synchronous_mode_strict,
     synchronousNodeCount: d.synchronous_node_count,
+    failsafeMode: d.failsafe_mode,
   };
 }
 
@@ -189,19 +190,31 @@ export async function runDaemon(configPath: string): Promise<number> {
   const startedRestApi = restApiShape(config, tls);
 
   /**
-   * `watchdog.safety_margin` in seconds: −1 means ttl/2 (Patroni), and never more than half the
-   * lease — a larger margin would fence during an ordinary slow renewal.
+   * `watchdog.safety_margin` in seconds, −1 meaning ttl/2 (Patroni). Capped so that an ordinary
+   * slow cycle — `loop_wait`, then an etcd call taking all of `retry_timeout` — still renews (or,
+   * in failsafe mode, gets its members' confirmations) a second before the fence would act.
    */
   const safetyMarginS = (): number => {
     const configured = config.watchdog?.safety_margin ?? DEFAULT_SAFETY_MARGIN_S;
-    return configured < 0 ? dynamic.ttl / 2 : Math.min(configured, dynamic.ttl / 2);
+    const cap = Math.max(0.5, Math.min(dynamic.ttl / 2, dynamic.ttl - dynamic.loop_wait - dynamic.retry_timeout - 1));
+    return configured < 0 ? cap : Math.min(configured, cap);
   };
-  if ((config.watchdog?.safety_margin ?? 0) > dynamic.ttl / 2) {
-    log.warn(`watchdog.safety_margin ${String(config.watchdog?.safety_margin)} s is more than half of ttl ${dynamic.ttl} s: pgwarden uses ${dynamic.ttl / 2} s`);
-  }
+  let lastMarginNote = '';
+  const noteMargin = (): void => {
+    const configured = config.watchdog?.safety_margin ?? DEFAULT_SAFETY_MARGIN_S;
+    const used = safetyMarginS();
+    const note = configured >= 0 && used < configured
+      ? `watchdog.safety_margin ${configured} s leaves no room for a slow cycle with ttl ${dynamic.ttl} / loop_wait ${dynamic.loop_wait} / retry_timeout ${dynamic.retry_timeout}: the fencer acts ${used} s before the lease ends`
+      : '';
+    if (note !== '' && note !== lastMarginNote) log.info(note);
+    lastMarginNote = note;
+  };
   const companion = new CompanionFencer({
     dataDir: resolve(config.postgresql.data_dir),
-    safetyMarginMs: () => safetyMarginS() * 1000,
+    safetyMarginMs: () => {
+      noteMargin();
+      return safetyMarginS() * 1000;
+    },
     clock: systemClock,
     log,
   });
@@ -286,6 +299,7 @@ export async function runDaemon(configPath: string): Promise<number> {
     cancelScheduledRestart: () => loop.commands.cancelScheduledRestart(),
     reinitialize: (force) => loop.commands.reinitialize(force),
     wakeLoop: () => loop.wake(),
+    acceptFailsafe: (name) => loop.heardFromFailsafeLeader(name),
   };
   const api = buildServer({ view: () => loop.view(), clock: systemClock, auth, allowlist: () => allowlist, tls, requestReload: reload, operator, log });
   process.on('SIGHUP', () => {

@@ -28,6 +28,7 @@ export const KEYS = {
   legacyOptime: 'optime/leader',
   failover: 'failover',
   sync: 'sync',
+  failsafe: 'failsafe',
   history: 'history',
   membersDir: 'members/',
 } as const;
@@ -245,6 +246,7 @@ export function decodeCluster(prefix: string, kvs: readonly RawKv[], revision: s
     failoverModRevision: null,
     sync: null,
     syncModRevision: null,
+    failsafe: null,
     revision,
   };
   let legacyOptime: Lsn | null = null;
@@ -291,6 +293,15 @@ export function decodeCluster(prefix: string, kvs: readonly RawKv[], revision: s
         snap.failover = decodeFailover(kv.value);
         snap.failoverModRevision = kv.modRevision;
         break;
+      case KEYS.failsafe: {
+        const parsed = parseJson(kv.value);
+        if (isObject(parsed)) {
+          const map: Record<string, string> = {};
+          for (const [k, v] of Object.entries(parsed)) if (typeof v === 'string') map[k] = v;
+          snap.failsafe = map;
+        }
+        break;
+      }
       case KEYS.sync:
         snap.sync = decodeSync(kv.value);
         snap.syncModRevision = kv.modRevision;

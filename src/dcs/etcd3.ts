@@ -195,6 +195,12 @@ export class Etcd3Dcs implements Dcs {
     return res.succeeded;
   }
 
+  async writeFailsafe(members: Record<string, string> | null): Promise<void> {
+    const key = this.key(KEYS.failsafe);
+    if (members === null) await this.calls.run('delete the failsafe key', (o) => this.client.delete().key(key).options(o).exec());
+    else await this.calls.run('write the failsafe key', (o) => this.client.put(key).value(JSON.stringify(members)).options(o).exec());
+  }
+
   async removeCluster(): Promise<void> {
     await this.calls.run('delete the cluster keys', (o) => this.client.delete().prefix(this.prefix).options(o).exec());
   }

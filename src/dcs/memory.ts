@@ -144,6 +144,12 @@ export class MemoryDcs implements Dcs {
     return true;
   }
 
+  async writeFailsafe(members: Record<string, string> | null): Promise<void> {
+    this.check('write the failsafe key');
+    if (members === null) this.store.delete(this.key(KEYS.failsafe));
+    else this.store.put(this.key(KEYS.failsafe), JSON.stringify(members));
+  }
+
   async removeCluster(): Promise<void> {
     this.check('delete the cluster keys');
     for (const kv of this.store.range(this.prefix).kvs) this.store.delete(kv.key);

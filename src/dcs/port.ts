@@ -78,6 +78,9 @@ export interface Dcs {
    */
   setSync(value: SyncState | null, expectedModRevision: string): Promise<boolean>;
 
+  /** Writes `failsafe` (member name → api_url, compact JSON; plain put) or deletes it (`null`). */
+  writeFailsafe(members: Record<string, string> | null): Promise<void>;
+
   /** Deletes every key of the cluster (`pgwardenctl remove`). Only for the operator CLI. */
   removeCluster(): Promise<void>;
 

@@ -93,6 +93,8 @@ export interface ClusterSnapshot {
   /** mod_revision of `failover` whenever the key exists (also when it holds `{}`). */
   failoverModRevision: string | null;
   sync: SyncState | null;
+  /** `failsafe`: member name → api_url, written by the leader in failsafe mode. */
+  failsafe: Record<string, string> | null;
   /** mod_revision of `sync` whenever the key exists (also when its value did not parse). */
   syncModRevision: string | null;
   /** etcd header revision of the read. */

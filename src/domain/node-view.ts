@@ -45,6 +45,10 @@ export interface NodeView {
   /** Effective tags (falsy built-in tags dropped). */
   tags: Tags;
   paused: boolean;
+  /** `failsafe_mode` is on (`POST /failsafe` is accepted only then). */
+  failsafeMode: boolean;
+  /** This primary runs on its members' confirmations while etcd is unreachable. */
+  failsafeActive: boolean;
   ttlSeconds: number;
   loopWaitSeconds: number;
   /** Last known cluster leader WAL position (`status.optime`). */

@@ -20,4 +20,16 @@ export interface PeerStatus {
  */
 export interface PeerApi {
   fetchStatus(name: string, apiUrl: string, timeoutMs: number): Promise<PeerStatus>;
+  /**
+   * Failsafe mode (etcd unreachable): tells the member at `apiUrl` that `leader` is alive and
+   * leading (`POST /failsafe`). True only for a 200 answer; never rejects.
+   */
+  confirmFailsafe(apiUrl: string, leader: FailsafeLeader, timeoutMs: number): Promise<boolean>;
+}
+
+/** The body of `POST /failsafe` (Patroni's fields). */
+export interface FailsafeLeader {
+  name: string;
+  conn_url: string;
+  api_url: string;
 }

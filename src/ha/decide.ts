@@ -3,6 +3,7 @@ import type { PgStatus } from '../domain/pg-status.js';
 import { slotNameFor, type Upstream } from '../postgres/port.js';
 import { runsAsPrimary, runsAsReplica, seconds, stoppedFormerPrimary } from './facts.js';
 import { decideWithoutLeader } from './race.js';
+import { failsafeChores, failsafeWithoutDcs } from './failsafe.js';
 import { syncStep } from './sync.js';
 import { afterDemote, leaderFailoverStep } from './switchover.js';
 import type { Action, Decision, Memory, Observation } from './types.js';
@@ -54,6 +55,9 @@ function decideWithoutDcs(obs: Observation, mem: Memory, error: string): Decisio
     if (obs.settings.paused) {
       return { actions: [], reason: `etcd is not reachable (${error}); paused, so the primary keeps running`, memory: mem };
     }
+    const failsafe = failsafeWithoutDcs(obs, mem, error);
+    if (failsafe !== null && 'actions' in failsafe) return failsafe;
+    if (failsafe !== null) error = `${error}; ${failsafe.note}`;
     // Riding out needs room for one more etcd read and one more renewal, each up to retry_timeout.
     const left = obs.leaderUntil === null ? 0 : obs.leaderUntil - obs.now;
     if (left > 2 * obs.settings.retryTimeoutMs) {
@@ -170,7 +174,7 @@ function decideAsLeader(obs: Observation, cluster: ClusterSnapshot, mem: Memory)
     const sync = syncStep(obs, cluster);
     const notes = [step.note, sync.note].filter((n) => n !== null).join('; ');
     return {
-      actions: [{ type: 'renewLeader' }, ...sync.actions, ...leaderChores(obs, cluster)],
+      actions: [{ type: 'renewLeader' }, ...sync.actions, ...failsafeChores(obs, cluster), ...leaderChores(obs, cluster)],
       reason: notes === '' ? 'no action: I am the leader with the lock' : `no action: I am the leader with the lock; ${notes}`,
       memory: led,
     };

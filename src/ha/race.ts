@@ -2,6 +2,7 @@ import { clusterTimeline, type ClusterSnapshot } from '../domain/cluster.js';
 import { bytes, raceCandidates, runsAsPrimary, stoppedFormerPrimary } from './facts.js';
 import { noLeaderFailoverStep } from './switchover.js';
 import { syncRaceRefusal } from './sync.js';
+import { failsafeRaceRefusal } from './failsafe.js';
 import type { Decision, Memory, Observation } from './types.js';
 
 /**
@@ -80,8 +81,8 @@ export function decideWithoutLeader(obs: Observation, cluster: ClusterSnapshot, 
   if (obs.self.nofailover) {
     return { actions: [], reason: 'no leader, and this node is tagged nofailover so it does not race', memory: mem };
   }
-  const notSync = syncRaceRefusal(obs, cluster);
-  if (notSync !== null) return { actions: [], reason: notSync, memory: mem };
+  const refusal = syncRaceRefusal(obs, cluster) ?? failsafeRaceRefusal(obs, cluster);
+  if (refusal !== null) return { actions: [], reason: refusal, memory: mem };
 
   const optime = cluster.optime;
   if (optime !== null && optime - pg.lsn > obs.settings.maximumLagOnFailover) {

@@ -32,6 +32,8 @@ export interface Settings {
   synchronousMode: boolean;
   synchronousModeStrict: boolean;
   synchronousNodeCount: number;
+  /** `failsafe_mode`: with etcd unreachable, a primary confirmed by every member keeps running. */
+  failsafeMode: boolean;
 }
 
 export interface SelfInfo {
@@ -66,6 +68,10 @@ export interface Observation {
   finished: FinishedTask | null;
   /** Peer statuses, present only when `decide` asked for them with `probePeers` this cycle. */
   peers: PeerStatus[] | null;
+  /** Answers to this cycle's `failsafePing` (members that accepted / did not), else null. */
+  failsafe: { accepted: string[]; refused: string[] } | null;
+  /** The last leader that told this node it is alive (`POST /failsafe`), and how long ago. */
+  failsafeLeader: { name: string; ageMs: number } | null;
 }
 
 /** State `decide` carries from one cycle to the next (returned, never mutated in place). */
@@ -154,6 +160,13 @@ export type Action =
   | { type: 'writeSync'; value: SyncState | null; modRevision: string }
   /** Set `synchronous_standby_names` (`null`: back to the configured value) and reload. */
   | { type: 'setSyncStandbyNames'; value: string | null }
+  /** Write the `failsafe` key (member name → api_url; `null` deletes it) — leader only. */
+  | { type: 'writeFailsafe'; members: Record<string, string> | null }
+  /**
+   * etcd is unreachable and failsafe mode is on: `POST /failsafe` to every other member; if all
+   * accept, the local lease deadline moves to send time + ttl. Then `decide` runs again.
+   */
+  | { type: 'failsafePing'; members: { name: string; apiUrl: string }[] }
   /** Create/drop physical replication slots for the other members — leader only. */
   | { type: 'syncSlots'; slots: string[] }
   /** Stop the daemon with an error that needs a human (wrong data directory...). */

@@ -1,6 +1,6 @@
 import type { HistoryRow } from '../domain/cluster.js';
 import type { Clock } from '../domain/clock.js';
-import type { PeerApi, PeerStatus } from '../domain/peer.js';
+import type { FailsafeLeader, PeerApi, PeerStatus } from '../domain/peer.js';
 import type { Dcs } from '../dcs/port.js';
 import { errorText } from '../errors.js';
 import type { Action, ActionType, Settings } from '../ha/types.js';
@@ -37,6 +37,12 @@ export interface ShellContext {
   fatal(message: string): void;
   /** null when this node may take the leader key, else why not (`watchdog.mode: required`). */
   mayLead(): string | null;
+  /** What `POST /failsafe` tells the other members about this node. */
+  failsafeIdentity: FailsafeLeader;
+  /** Answers of this cycle's failsafe round, for the second `decide` call. */
+  failsafeAnswers: { accepted: string[]; refused: string[] } | null;
+  /** True while this primary runs on its members' confirmations, etcd being unreachable. */
+  failsafeActive: boolean;
 }
 
 /**
@@ -137,6 +143,27 @@ const executors: { [T in ActionType]: Executor<T> } = {
       ctx.log.warn('the sync key changed while this node took the leader key; the next cycle claims it');
     }
     if (a.promote) startPromote(ctx);
+    return true;
+  },
+  async writeFailsafe(a, ctx) {
+    await ctx.dcs.writeFailsafe(a.members);
+    return true;
+  },
+  async failsafePing(a, ctx) {
+    const sentAt = ctx.clock.now();
+    const timeout = Math.min(PEER_PROBE_TIMEOUT_MS * 2, ctx.settings.retryTimeoutMs);
+    const answers = await Promise.all(a.members.map(async (m) => [m.name, await ctx.peers.confirmFailsafe(m.apiUrl, ctx.failsafeIdentity, timeout)] as const));
+    const accepted = answers.filter(([, ok]) => ok).map(([n]) => n);
+    const refused = answers.filter(([, ok]) => !ok).map(([n]) => n);
+    ctx.failsafeAnswers = { accepted, refused };
+    if (refused.length === 0) {
+      // Every member heard, before sentAt + ttl, that this node leads: none of them races until then.
+      ctx.leaderUntil = sentAt + ctx.settings.ttlMs;
+      ctx.fence.arm(ctx.leaderUntil);
+      ctx.failsafeActive = true;
+    } else {
+      ctx.failsafeActive = false;
+    }
     return true;
   },
   async writeSync(a, ctx) {

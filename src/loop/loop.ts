@@ -57,6 +57,7 @@ export class HaLoop {
   private lastReason = '';
   private lastReasonLoggedAt = -Infinity;
   private lastCycleAt: number;
+  private failsafeHeard: { name: string; at: number } | null = null;
   private currentView: NodeView;
   /** Operator restarts and reinitializations (REST API), started at the top of a cycle. */
   readonly commands: OperatorCommands;
@@ -101,6 +102,9 @@ export class HaLoop {
       syncedSlots: null,
       fatal: (m) => deps.onFatal(m),
       mayLead: () => deps.guard?.mayLead() ?? null,
+      failsafeIdentity: { name: deps.self().name, conn_url: deps.identity.connUrl, api_url: deps.identity.apiUrl },
+      failsafeAnswers: null,
+      failsafeActive: false,
     };
     this.commands = new OperatorCommands({
       ctx: this.ctx,
@@ -189,6 +193,7 @@ export class HaLoop {
       this.dcsLastSeenEpoch = Math.floor(clock.wallNow() / 1000);
       if (cluster.config) ctx.lastConfig = cluster.config;
       ctx.settings = this.deps.settingsFor(cluster.config);
+      ctx.failsafeActive = false;
     } catch (e) {
       dcsObs = { ok: false, error: errorText(e) };
     }
@@ -213,13 +218,19 @@ export class HaLoop {
       task,
       finished,
       peers: null,
+      failsafe: null,
+      failsafeLeader: this.failsafeHeard === null ? null : { name: this.failsafeHeard.name, ageMs: clock.now() - this.failsafeHeard.at },
     };
     let decision = decide(observation, this.memory);
     const first = decision.actions[0];
-    if (first?.type === 'probePeers') {
+    if (first?.type === 'probePeers' || first?.type === 'failsafePing') {
       await execute(first, ctx);
-      decision = decide({ ...observation, peers: ctx.peerAnswers, now: clock.now(), wallNow: clock.wallNow() }, this.memory);
+      decision = decide(
+        { ...observation, peers: ctx.peerAnswers, failsafe: ctx.failsafeAnswers, leaderUntil: ctx.leaderUntil, now: clock.now(), wallNow: clock.wallNow() },
+        this.memory,
+      );
       ctx.peerAnswers = null;
+      ctx.failsafeAnswers = null;
     }
     this.memory = decision.memory;
     this.logReason(decision.reason);
@@ -227,7 +238,7 @@ export class HaLoop {
     let again = false;
     let failed = false;
     for (const action of decision.actions) {
-      if (action.type === 'probePeers') continue;
+      if (action.type === 'probePeers' || action.type === 'failsafePing') continue;
       try {
         failed = !(await execute(action, ctx));
       } catch (e) {
@@ -319,6 +330,8 @@ export class HaLoop {
       reason,
       tags: this.deps.tags(),
       paused: s.paused,
+      failsafeMode: s.failsafeMode,
+      failsafeActive: this.ctx.failsafeActive,
       ttlSeconds: s.ttlMs / 1000,
       loopWaitSeconds: s.loopWaitMs / 1000,
       clusterOptime: this.lastCluster?.optime ?? null,
@@ -327,6 +340,14 @@ export class HaLoop {
       action: this.ctx.tasks.running?.kind ?? null,
       watchdog: this.deps.guard?.state() ?? null,
     };
+  }
+
+  /**
+   * `POST /failsafe` from the leader `name` (etcd is unreachable for it): remembered for ttl, so
+   * this node does not race against a leader that is alive.
+   */
+  heardFromFailsafeLeader(name: string): void {
+    this.failsafeHeard = { name, at: this.deps.clock.now() };
   }
 
   /** For shutdown: is this node the leader with a running primary right now? */

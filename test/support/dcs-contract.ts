@@ -73,7 +73,7 @@ export function dcsContract(name: string, setup: () => Promise<DcsContractEnv>):
       const c = await env.make('a').getCluster();
       assert.deepEqual(
         { ...c, revision: undefined },
-        { initialize: null, config: null, configModRevision: null, leader: null, members: [], optime: null, history: null, failover: null, failoverModRevision: null, sync: null, syncModRevision: null, revision: undefined },
+        { initialize: null, config: null, configModRevision: null, leader: null, members: [], optime: null, history: null, failover: null, failoverModRevision: null, sync: null, syncModRevision: null, failsafe: null, revision: undefined },
       );
       assert.match(c.revision, /^\d+$/);
     });
@@ -227,6 +227,14 @@ export function dcsContract(name: string, setup: () => Promise<DcsContractEnv>):
       assert.equal(await a.setSync(null, c2.syncModRevision!), true);
       assert.equal((await a.getCluster()).sync, null);
       assert.equal(await a.setSync(null, '0'), true, 'deleting an absent key is done');
+    });
+
+    it('writes and deletes the failsafe key as member name → api_url', async () => {
+      const a = env.make('a');
+      await a.writeFailsafe({ n1: 'http://127.0.0.1:8008/patroni', n2: 'http://127.0.0.1:8009/patroni' });
+      assert.deepEqual((await a.getCluster()).failsafe, { n1: 'http://127.0.0.1:8008/patroni', n2: 'http://127.0.0.1:8009/patroni' });
+      await a.writeFailsafe(null);
+      assert.equal((await a.getCluster()).failsafe, null);
     });
 
     it('removes every key of the cluster', async () => {

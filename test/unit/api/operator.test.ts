@@ -7,7 +7,7 @@ import type { ClusterSnapshot, FailoverRequest } from '../../../src/domain/clust
 import type { NodeView } from '../../../src/domain/node-view.js';
 import type { PeerStatus } from '../../../src/domain/peer.js';
 import type { CommandResult, RestartFilters, ScheduledRestart } from '../../../src/loop/commands.js';
-import { WALL, cluster, fixedClock, leaderView } from './fixtures.js';
+import { WALL, cluster, fixedClock, leaderView, replicaView } from './fixtures.js';
 
 const CREDS = { username: 'admin', password: 's3cret' };
 const AUTH = { authorization: basicAuthHeader(CREDS) };
@@ -60,9 +60,13 @@ class FakePort implements OperatorPort {
   wakeLoop(): void {
     this.wakes++;
   }
+  failsafeFrom: string[] = [];
+  acceptFailsafe(name: string): void {
+    this.failsafeFrom.push(name);
+  }
   /** Every call that could change state. */
   get writes(): number {
-    return this.failoverWrites.length + this.configWrites.length + this.restarts.length + this.scheduled.length + this.reinits.length;
+    return this.failoverWrites.length + this.configWrites.length + this.restarts.length + this.scheduled.length + this.reinits.length + this.failsafeFrom.length;
   }
 }
 
@@ -84,6 +88,7 @@ describe('write endpoints refuse without credentials and change nothing', () => 
     ['POST', '/switchover', { leader: 'n1', candidate: 'n2' }], ['POST', '/failover', { candidate: 'n2' }], ['DELETE', '/switchover', undefined],
     ['POST', '/restart', {}], ['DELETE', '/restart', undefined], ['POST', '/reinitialize', { force: true }],
     ['PATCH', '/config', { ttl: 20 }], ['PUT', '/config', { ttl: 20 }], ['POST', '/reload', undefined],
+    ['POST', '/failsafe', { name: 'n1', conn_url: 'postgres://127.0.0.1:5432/postgres', api_url: 'http://127.0.0.1:8008/patroni' }],
   ];
   for (const [method, url, body] of endpoints) {
     for (const [label, headers] of [['no', {}], ['wrong', { authorization: basicAuthHeader({ username: 'admin', password: 'nope' }) }]] as const) {
@@ -349,5 +354,25 @@ describe('PATCH and PUT /config', () => {
     const res = await call(port, 'PUT', '/config', { ttl: 5, loop_wait: 10 });
     assert.equal(res.statusCode, 400);
     assert.equal(port.configWrites.length, 0);
+  });
+});
+
+describe('POST /failsafe', () => {
+  const body = { name: 'n1', conn_url: 'postgres://127.0.0.1:5432/postgres', api_url: 'http://127.0.0.1:8008/patroni', slots: { n2: 1 } };
+
+  it('a replica in failsafe mode accepts the leader and remembers it', async () => {
+    const port = new FakePort();
+    const res = await call(port, 'POST', '/failsafe', body, { ...replicaView(), failsafeMode: true });
+    assert.deepEqual([res.statusCode, res.body], [200, 'Accepted']);
+    assert.deepEqual(port.failsafeFrom, ['n1']);
+  });
+
+  it('refuses when failsafe mode is off (502), on a running primary (500), and a body without a name (400)', async () => {
+    const port = new FakePort();
+    assert.equal((await call(port, 'POST', '/failsafe', body, { ...replicaView(), failsafeMode: false })).statusCode, 502);
+    const primary = await call(port, 'POST', '/failsafe', body, { failsafeMode: true });
+    assert.deepEqual([primary.statusCode, primary.body], [500, 'Running as a leader']);
+    assert.equal((await call(port, 'POST', '/failsafe', { conn_url: 'x' }, { ...replicaView(), failsafeMode: true })).statusCode, 400);
+    assert.deepEqual(port.failsafeFrom, []);
   });
 });

@@ -30,6 +30,7 @@ export function cluster(over: Partial<ClusterSnapshot> = {}): ClusterSnapshot {
     failoverModRevision: null,
     sync: null,
     syncModRevision: null,
+    failsafe: null,
     revision: '10',
     ...over,
   };
@@ -73,7 +74,7 @@ export function obs(over: Partial<Observation> = {}): Observation {
     settings: {
       ttlMs: 10_000, loopWaitMs: 2_000, retryTimeoutMs: 3_000, maximumLagOnFailover: 1_048_576,
       primaryStartTimeoutMs: 300_000, paused: false, useSlots: true, usePgRewind: true,
-      synchronousMode: false, synchronousModeStrict: false, synchronousNodeCount: 1,
+      synchronousMode: false, synchronousModeStrict: false, synchronousNodeCount: 1, failsafeMode: false,
     },
     dcs: { ok: true, cluster: cluster() },
     pg: replicaPg(),
@@ -81,6 +82,8 @@ export function obs(over: Partial<Observation> = {}): Observation {
     task: null,
     finished: null,
     peers: null,
+    failsafe: null,
+    failsafeLeader: null,
     ...over,
   };
 }

@@ -168,6 +168,8 @@ export class Agent {
       dcs: dcsObs,
       pg,
       leaderUntil: this.leaderUntil,
+      failsafe: null,
+      failsafeLeader: null,
       task,
       finished,
       peers: null,
@@ -331,6 +333,8 @@ export class Agent {
       case 'clearFailover':
         // decide emits these only for a `failover` key, which the simulated etcd never holds.
         throw new Error(`${a.type}: the simulation issues no switchover requests`);
+      case 'writeFailsafe':
+      case 'failsafePing':
       case 'writeSync':
       case 'setSyncStandbyNames':
         // decide emits these only in synchronous mode, which the simulation does not turn on.

@@ -80,6 +80,7 @@ export class DcsStore {
       failoverModRevision: null,
       sync: null,
       syncModRevision: null,
+      failsafe: null,
       revision: String(this.rev),
     };
   }

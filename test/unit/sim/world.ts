@@ -20,6 +20,7 @@ export const SIM_SETTINGS: Settings = {
   synchronousMode: false,
   synchronousModeStrict: false,
   synchronousNodeCount: 1,
+  failsafeMode: false,
   useSlots: true,
   usePgRewind: true,
 };
