@@ -29,6 +29,16 @@ function postmasterPid(dataDir: string): { pid: number } | { none: string } {
   if (dirLine !== undefined && dirLine.replace(/\/+$/, '') !== dataDir.replace(/\/+$/, '')) {
     return { none: `${dataDir}/postmaster.pid belongs to ${dirLine}` };
   }
+  // A postmaster.pid left by a crash may name a PID the kernel has since given to another process.
+  let cmdline: string | null = null;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    cmdline = null; // gone, or no /proc: alive() decides
+  }
+  if (cmdline !== null && !cmdline.includes(dataDir.replace(/\/+$/, ''))) {
+    return { none: `PID ${pid} from ${dataDir}/postmaster.pid is no postmaster of that directory (${cmdline.trim().slice(0, 120)})` };
+  }
   return { pid };
 }
 

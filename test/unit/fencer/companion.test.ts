@@ -1,6 +1,6 @@
 /**
- * The companion fencer as a real process: a stand-in "postmaster" (`sleep`, which SIGINT ends)
- * named by a postmaster.pid in a scratch data directory.
+ * The companion fencer as a real process: a stand-in "postmaster" named by a postmaster.pid in
+ * a scratch data directory.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -17,11 +17,14 @@ import { createLogger } from '../../../src/log.js';
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-/** A scratch data dir whose postmaster.pid names a running `sleep`. */
+/**
+ * A scratch data dir whose postmaster.pid names a running stand-in with the directory on its
+ * command line (as `postgres -D <dir>` has); SIGINT ends it.
+ */
 function fakePostmaster(): { dataDir: string; proc: ChildProcess; exited: Promise<string> } {
   const dataDir = mkdtempSync(join(tmpdir(), 'pgwarden-fencer-'));
   dirs.push(dataDir);
-  const proc = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const proc = spawn(process.execPath, ['-e', 'setTimeout(() => undefined, 30000)', '--', '-D', dataDir], { stdio: 'ignore' });
   writeFileSync(join(dataDir, 'postmaster.pid'), `${proc.pid}\n${dataDir}\n1700000000\n5432\n`);
   const exited = new Promise<string>((r) => proc.once('exit', (code, sig) => r(sig ?? `code ${String(code)}`)));
   return { dataDir, proc, exited };
@@ -66,6 +69,25 @@ describe('CompanionFencer (real process)', () => {
       assert.equal(pm.proc.signalCode, null);
     } finally {
       await fencer.stop();
+      pm.proc.kill();
+    }
+  });
+
+  it('leaves alone a PID that is not a postmaster of the directory (a stale postmaster.pid)', async () => {
+    const pm = fakePostmaster();
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    writeFileSync(join(pm.dataDir, 'postmaster.pid'), `${other.pid}\n${pm.dataDir}\n1700000000\n5432\n`);
+    const lines: string[] = [];
+    const fencer = new CompanionFencer({ dataDir: pm.dataDir, safetyMarginMs: () => 1_000, clock: systemClock, log: createLogger('DEBUG', (l) => void lines.push(l)) });
+    fencer.start();
+    try {
+      fencer.arm(systemClock.now() + 1_200);
+      await new Promise((r) => setTimeout(r, 2_500));
+      assert.equal(other.exitCode, null);
+      assert.equal(other.signalCode, null);
+    } finally {
+      await fencer.stop();
+      other.kill();
       pm.proc.kill();
     }
   });
