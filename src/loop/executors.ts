@@ -110,7 +110,7 @@ async function reclone(ctx: ShellContext, upstream: Upstream, why: string, signa
 }
 
 /** Deadline of one `GET /patroni` to a peer during the leader race. */
-const PEER_PROBE_TIMEOUT_MS = 1_000;
+const PEER_PROBE_TIMEOUT_MS = 750;
 
 const executors: { [T in ActionType]: Executor<T> } = {
   async probePeers(a, ctx) {
