@@ -48,6 +48,11 @@ export interface NodeSpec {
   nodeOverrides: Obj;
   /** Set when the REST API serves HTTPS: what a trusted client presents. */
   restTls?: RestClientTls;
+  /**
+   * The program that runs this node's YAML; default `node bin/pgwarden.js <yaml>`. The benchmark
+   * runs Patroni on the same generated file this way.
+   */
+  program?: (configPath: string) => { command: string; args: string[] };
 }
 
 /** The Patroni-style YAML of one node, generated from the template below plus overrides. */
@@ -169,7 +174,8 @@ export class AgentNode {
     registerDataDir(this.dataDir);
     this.starts++;
     writeFileSync(this.logPath, `\n===== features: start #${this.starts} of ${this.name} at ${new Date().toISOString()} =====\n`, { flag: 'a' });
-    this.proc = await ManagedProcess.start(this.name, process.execPath, [AGENT_BIN, this.configPath], {
+    const program = this.spec.program?.(this.configPath) ?? { command: process.execPath, args: [AGENT_BIN, this.configPath] };
+    this.proc = await ManagedProcess.start(this.name, program.command, program.args, {
       cwd: this.spec.dir,
       logPath: this.logPath,
     });

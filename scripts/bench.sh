@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `npm run bench`: pgwarden vs Patroni side by side (bench/run.ts; `npm run bench -- --help`).
+# Installs what is missing first (scripts/ensure-deps.sh: etcd, haproxy, PostgreSQL 15, Patroni,
+# npm packages). PostgreSQL refuses to run as root, so as root the bench re-runs itself as the
+# `postgres` user; results land in bench-results/ of this checkout either way.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+if [ "${PGWARDEN_BENCH_AS_USER:-}" != "1" ]; then
+  bash scripts/ensure-deps.sh
+  if [ "$(id -u)" = "0" ]; then
+    if ! id postgres >/dev/null 2>&1; then
+      echo "bench.sh: the bench runs PostgreSQL as the 'postgres' OS user, which does not exist; install postgresql-15 (apt-get install -y postgresql-15)" >&2
+      exit 1
+    fi
+    if ! runuser -u postgres -- test -r "$repo/package.json" -a -x "$repo/node_modules/.bin/tsx"; then
+      echo "bench.sh: the postgres user cannot read $repo (a parent directory lacks the x bit); move the checkout or chmod o+x its parents" >&2
+      exit 1
+    fi
+    mkdir -p "$repo/bench-results"
+    chown postgres: "$repo/bench-results"
+    exec runuser -u postgres -- env PGWARDEN_BENCH_AS_USER=1 HOME=/tmp PATH="$PATH" bash "$repo/scripts/bench.sh" "$@"
+  fi
+fi
+
+exec node --import tsx bench/run.ts "$@"
