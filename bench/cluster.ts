@@ -1,12 +1,24 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DcsView } from '../features/support/dcs.js';
 import { Haproxy } from '../features/support/haproxy.js';
 import { AgentNode, CREDENTIALS } from '../features/support/node.js';
+import { REPO } from '../features/support/paths.js';
 import { forgetDataDir } from '../features/support/process.js';
 import { sleep, waitFor } from '../features/support/poll.js';
 import { rest } from '../features/support/rest.js';
 import { isInRecovery, walReceiver, type PgTarget } from '../features/support/sql.js';
+
+/**
+ * The `default-server` check options of the repository's haproxy.cfg (what pgwarden ships), so
+ * both systems are checked the way a pgwarden user's haproxy checks.
+ */
+export function shippedChecks(): string {
+  const text = readFileSync(join(REPO, 'haproxy.cfg'), 'utf8');
+  const m = /^\s*default-server\s+(.+)$/m.exec(text);
+  if (!m) throw new Error(`no default-server line in ${join(REPO, 'haproxy.cfg')}`);
+  return m[1]!.trim();
+}
 
 /** The two HA managers the bench compares. */
 export type System = 'pgwarden' | 'patroni';
@@ -92,6 +104,8 @@ export class BenchCluster {
       dir,
       PORTS[this.system].haproxy,
       this.nodes.map((n) => ({ name: n.name, pgPort: n.spec.pgPort, restPort: n.spec.restPort })),
+      undefined,
+      shippedChecks(),
     );
   }
 

@@ -1,8 +1,10 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readFileSync, readdirSync } from 'node:fs';
-import autocannon from 'autocannon';
 import { sleep } from '../features/support/poll.js';
 import type { BenchCluster } from './cluster.js';
+
+const execFileAsync = promisify(execFile);
 
 /** Kernel clock ticks per second (utime/stime in /proc/PID/stat). */
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
@@ -105,20 +107,45 @@ export interface RestResult {
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** Responses other than 2xx/3xx, and socket errors other than the server closing (Patroni closes every connection). */
   non2xx: number;
   errors: number;
 }
 
-/** autocannon against one URL for `seconds` (the load generator shares the machine's cores). */
-export async function measureRest(url: string, path: string, connections: number, seconds: number): Promise<RestResult> {
-  const r = await autocannon({ url: `${url}${path}`, connections, duration: seconds });
+/** wrk's duration text (`812.00us`, `1.20ms`, `2.01s`) in milliseconds. */
+export function wrkMs(text: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
+  if (!m) throw new Error(`not a wrk duration: ${text}`);
+  const scale = { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2] as 'us' | 'ms' | 's' | 'm'];
+  return Number(m[1]) * scale;
+}
+
+/** The figures of `wrk --latency` output. */
+export function parseWrk(out: string): Omit<RestResult, 'path' | 'connections'> {
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out)?.[1];
+  const p50 = /^\s+50%\s+(\S+)/m.exec(out)?.[1];
+  const p99 = /^\s+99%\s+(\S+)/m.exec(out)?.[1];
+  if (rps === undefined || p50 === undefined || p99 === undefined) throw new Error(`unexpected wrk output:\n${out}`);
+  const sock = /Socket errors: connect (\d+), read \d+, write (\d+), timeout (\d+)/.exec(out);
   return {
-    path,
-    connections,
-    requestsPerSecond: r.requests.average,
-    p50Ms: r.latency.p50,
-    p99Ms: r.latency.p99,
-    non2xx: r.non2xx,
-    errors: r.errors,
+    requestsPerSecond: Number(rps),
+    p50Ms: wrkMs(p50),
+    p99Ms: wrkMs(p99),
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
+    errors: sock ? Number(sock[1]) + Number(sock[2]) + Number(sock[3]) : 0,
   };
+}
+
+export const WRK_BIN = '/usr/bin/wrk';
+
+/**
+ * wrk (2 threads) against one URL for `seconds`. wrk, not autocannon: Patroni answers HTTP/1.0
+ * and ends each answer by closing the connection, which autocannon never counts as a response.
+ * The load generator shares the machine's cores with the server, for both systems alike.
+ */
+export async function measureRest(url: string, path: string, connections: number, seconds: number): Promise<RestResult> {
+  const { stdout } = await execFileAsync(WRK_BIN, ['-t', '2', '-c', String(connections), '-d', `${seconds}s`, '--latency', `${url}${path}`], {
+    timeout: (seconds + 30) * 1000,
+  });
+  return { path, connections, ...parseWrk(stdout) };
 }

@@ -17,7 +17,7 @@ import { sleep, waitFor } from '../features/support/poll.js';
 import { startEtcd, type EtcdProcess } from '../test/support/etcd.js';
 import { BenchCluster, PATRONI_BIN, type System, type Timing } from './cluster.js';
 import { FAULTS, FAULT_TITLES, runFault, type Fault } from './faults.js';
-import { measureIdle, measureRest } from './measure.js';
+import { measureIdle, measureRest, WRK_BIN } from './measure.js';
 import { markdownSummary, type MetricInfo, type Sample } from './report.js';
 
 const HELP = `Usage: npm run bench -- [options]
@@ -35,7 +35,7 @@ Options:
   --systems LIST       pgwarden,patroni (default: both; pgwarden alone when Patroni is missing)
   --ttl S --loop-wait S --retry-timeout S   timing of both clusters (default 10 / 2 / 3)
   --idle-seconds S     idle window per bootstrap run (default 30; quick 10)
-  --rest-seconds S     autocannon duration per measurement (default 5; quick 2)
+  --rest-seconds S     wrk duration per measurement (default 5; quick 2)
   --results DIR        where results.jsonl and summary.md go (default bench-results/<timestamp>)
   --keep               keep the work directory (data dirs, logs) instead of deleting it
   -h, --help           this text
@@ -98,6 +98,10 @@ for (const s of systems) {
 if (systems.includes('patroni') && !existsSync(PATRONI_BIN)) {
   console.log(`bench: Patroni is not installed (${PATRONI_BIN}; Debian package patroni): running pgwarden alone, no ratios`);
   systems = systems.filter((s) => s !== 'patroni');
+}
+if (scenarios.includes('rest') && !existsSync(WRK_BIN)) {
+  console.log(`bench: wrk is not installed (${WRK_BIN}; Debian package wrk): skipping the REST scenario`);
+  scenarios.splice(scenarios.indexOf('rest'), 1);
 }
 if (process.getuid?.() === 0) {
   process.stderr.write('bench: PostgreSQL refuses to run as root; use `npm run bench` (scripts/bench.sh runs this as postgres)\n');
@@ -190,7 +194,7 @@ const METRICS: Record<string, Record<string, MetricInfo>> = {
     ),
   ),
 };
-const TITLES: Record<string, string> = { bootstrap: 'Bootstrap, idle footprint and etcd load', ...FAULT_TITLES, rest: 'REST API (autocannon on the same machine)' };
+const TITLES: Record<string, string> = { bootstrap: 'Bootstrap, idle footprint and etcd load', ...FAULT_TITLES, rest: 'REST API on the leader (wrk -t 2 on the same machine, a new connection per request for Patroni)' };
 
 async function bootstrapPhase(): Promise<void> {
   for (let i = 0; i < runs; i++) {

@@ -9,6 +9,14 @@ repo=$(pwd)
 
 if [ "${PGWARDEN_BENCH_AS_USER:-}" != "1" ]; then
   bash scripts/ensure-deps.sh
+  # wrk measures the REST scenario (Patroni's HTTP/1.0 answers defeat autocannon); optional.
+  if ! command -v wrk >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ]; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null || echo "bench.sh: could not install wrk; the REST scenario will be skipped"
+    else
+      echo "bench.sh: wrk not found: as root, apt-get install -y wrk (the REST scenario is skipped without it)"
+    fi
+  fi
   if [ "$(id -u)" = "0" ]; then
     if ! id postgres >/dev/null 2>&1; then
       echo "bench.sh: the bench runs PostgreSQL as the 'postgres' OS user, which does not exist; install postgresql-15 (apt-get install -y postgresql-15)" >&2
