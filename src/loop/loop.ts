@@ -35,6 +35,9 @@ export interface LoopDeps {
   guard?: LeadershipGuard;
 }
 
+/** How often the loop checks, between cycles, that the postmaster it last saw still exists. */
+const POSTMASTER_WATCH_MS = 100;
+
 /** How often an unchanged reason is logged again, so a quiet log still shows the node is alive. */
 const REASON_REPEAT_MS = 60_000;
 
@@ -49,6 +52,8 @@ export class HaLoop {
   private wakeup = new AbortController();
   private stopping = false;
   private running: Promise<void> | null = null;
+  private postmasterWatch: NodeJS.Timeout | null = null;
+  private postmasterGoneNoticed = false;
   private lastPg: PgStatus | null = null;
   private lastCluster: ClusterSnapshot | null = null;
   private lastClusterAt = -Infinity;
@@ -128,11 +133,26 @@ export class HaLoop {
 
   start(): void {
     this.running ??= this.run();
+    this.postmasterWatch ??= setInterval(() => this.checkPostmaster(), POSTMASTER_WATCH_MS).unref();
+  }
+
+  /**
+   * A postmaster that died (crash, OOM kill, kill -9) is noticed within POSTMASTER_WATCH_MS
+   * instead of at the next regular cycle up to loop_wait later: the loop is woken to re-probe
+   * and restart it (or whatever decide() says). Planned stops wake it too, harmlessly.
+   */
+  private checkPostmaster(): void {
+    if (this.lastPg?.running !== true || this.postmasterGoneNoticed) return;
+    if (this.deps.pg.postmasterAlive()) return;
+    this.postmasterGoneNoticed = true;
+    if (this.ctx.tasks.running === null) this.deps.log.warn('the postmaster process is gone; looking at PostgreSQL now');
+    this.wake();
   }
 
   /** Stops cycling after the current cycle and cancels the background task. */
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.postmasterWatch) clearInterval(this.postmasterWatch);
     this.wake();
     await this.running;
     await this.ctx.tasks.cancel(10_000);
@@ -205,6 +225,10 @@ export class HaLoop {
 
     const pg = await this.probe();
     this.lastPg = pg;
+    this.postmasterGoneNoticed = false;
+    // Health endpoints follow the newest observation at once: a promotion that just finished
+    // answers 200 on /primary now, not after this cycle's renewals and member write.
+    this.currentView = this.buildView(this.currentView.reason);
     const self = this.deps.self();
     ctx.cascading = self.replicatefrom !== null;
     const observation: Observation = {

@@ -316,19 +316,27 @@ export class LocalPostgres implements Postgres {
     this.o.logger.warn(`deleted data directory ${this.o.dataDir} (reinitialize requested by an operator)`);
   }
 
+  postmasterAlive(): boolean {
+    return runningPostmaster(this.o.dataDir) !== null;
+  }
+
   async promote(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const inRecovery = async () => withClient(this.local(), 'promote', async (c) => (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]?.r === true);
-    if (!(await inRecovery())) {
-      this.o.logger.info('PostgreSQL already runs as a primary; nothing to promote');
-      return;
-    }
-    this.o.logger.info('promoting PostgreSQL (pg_ctl promote)');
-    await promoteServer(this.server(), timeoutMs);
-    while (await inRecovery()) {
-      if (Date.now() >= deadline) throw new PgwardenError('PG_TIMEOUT', `PostgreSQL was still in recovery ${timeoutMs} ms after pg_ctl promote`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // One connection for the whole wait; asked every 10 ms, so writes resume as soon as PostgreSQL
+    // has left recovery (typically 50-150 ms after the request).
+    await withClient(this.local(), 'promote', async (c) => {
+      const inRecovery = async () => (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]?.r === true;
+      if (!(await inRecovery())) {
+        this.o.logger.info('PostgreSQL already runs as a primary; nothing to promote');
+        return;
+      }
+      this.o.logger.info('promoting PostgreSQL (pg_ctl promote)');
+      await promoteServer(this.server());
+      while (await inRecovery()) {
+        if (Date.now() >= deadline) throw new PgwardenError('PG_TIMEOUT', `PostgreSQL was still in recovery ${timeoutMs} ms after pg_ctl promote`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }, timeoutMs + 15_000);
   }
 
   async follow(upstream: Upstream | null, slotName: string | null): Promise<FollowResult> {

@@ -3,7 +3,7 @@
  * bounded by its deadline; a failed start carries the tail of the server log, because pg_ctl
  * itself only says "Examine the log output".
  */
-import { open, rm, stat } from 'node:fs/promises';
+import { open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorText, PgwardenError } from '../errors.js';
 import { killHard, postgresPidsIn, readPostmasterPid, isPostgresOf, runProgram, runProgramResult, tail, waitGone } from './process.js';
@@ -62,9 +62,43 @@ export async function clearStaleLock(p: ServerPaths): Promise<boolean> {
   const pid = readPostmasterPid(p.dataDir);
   if (pid === null || isPostgresOf(pid, p.dataDir)) return false;
   if (postgresPidsIn(p.dataDir).length > 0) return false;
-  await rm(join(p.dataDir, 'postmaster.pid'), { force: true });
-  p.logger.warn(`removed stale ${join(p.dataDir, 'postmaster.pid')}: PID ${pid} is not a PostgreSQL server of this data directory`);
+  const pidFile = join(p.dataDir, 'postmaster.pid');
+  const socketLock = await socketLockOf(pidFile, pid);
+  await rm(pidFile, { force: true });
+  p.logger.warn(`removed stale ${pidFile}: PID ${pid} is not a PostgreSQL server of this data directory`);
+  if (socketLock !== null) {
+    await rm(socketLock, { force: true });
+    p.logger.warn(`removed stale ${socketLock} of the same PID ${pid}`);
+  }
   return true;
+}
+
+/**
+ * The unix socket lock file (`<dir>/.s.PGSQL.<port>.lock`) named by lines 4 and 5 of a stale
+ * postmaster.pid, when it still names the same PID. A SIGKILLed postmaster stays a zombie until
+ * its parent (init, once pg_ctl has exited) reaps it; PostgreSQL sees that PID as alive and
+ * refuses to start on the socket lock, so a crash restart would otherwise wait for the reaper.
+ */
+async function socketLockOf(pidFile: string, pid: number): Promise<string | null> {
+  const lines = (await readFile(pidFile, 'utf8').catch(() => '')).split('\n');
+  const port = lines[3]?.trim();
+  const dir = lines[4]?.trim();
+  if (!port || !/^\d+$/.test(port) || !dir || !dir.startsWith('/')) return null;
+  const lock = join(dir, `.s.PGSQL.${port}.lock`);
+  const owner = Number.parseInt((await readFile(lock, 'utf8').catch(() => '')).split('\n')[0] ?? '', 10);
+  return owner === pid && (await isDeadOrZombie(pid)) ? lock : null;
+}
+
+/** True when `pid` no longer exists or is a zombie (exited, not yet reaped). */
+async function isDeadOrZombie(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  if (stat === null) return false;
+  return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
 }
 
 /**
@@ -125,9 +159,12 @@ export async function stopServer(p: ServerPaths, mode: StopMode, timeoutMs: numb
   }
 }
 
-/** `pg_ctl promote -w -t <secs>`: returns once the server has left recovery (pg_control says so). */
-export async function promoteServer(p: ServerPaths, timeoutMs: number): Promise<void> {
-  await runProgram(join(p.binDir, 'pg_ctl'), ['promote', '-D', p.dataDir, '-w', '-t', pgCtlSeconds(timeoutMs)], { timeoutMs: timeoutMs + 2_000, env: p.env, cLocale: true });
+/**
+ * `pg_ctl promote -W`: asks the server to leave recovery and returns at once. The caller waits
+ * itself: pg_ctl's own wait (`-w`) looks at pg_control only every 100 ms, which a failover pays.
+ */
+export async function promoteServer(p: ServerPaths): Promise<void> {
+  await runProgram(join(p.binDir, 'pg_ctl'), ['promote', '-D', p.dataDir, '-W'], { timeoutMs: 10_000, env: p.env, cLocale: true });
 }
 
 /** `pg_ctl reload` (SIGHUP to the postmaster). */

@@ -35,6 +35,12 @@ export interface Postgres {
   /** One bounded look at the server: connects, queries, or reads pg_controldata when down. */
   probe(): Promise<PgStatus>;
 
+  /**
+   * Whether this data directory's postmaster process exists right now: postmaster.pid and /proc
+   * only, no connection, cheap enough to ask several times a second.
+   */
+  postmasterAlive(): boolean;
+
   /** Runs `initdb` with `bootstrap.initdb` options into an empty data directory. */
   initdb(signal?: AbortSignal): Promise<void>;
 
