@@ -326,12 +326,15 @@ export interface KeyChange {
 
 /**
  * Whether a change must wake the HA loop early (reference §1.7): the leader key changing value
- * or disappearing, and any change of `config` or `failover`. Renewals of the leader key by its
- * holder (same value) do not wake anyone.
+ * or disappearing, any change of `config` or `failover`, and a member key appearing (a new
+ * leader publishes its member key just after taking the leader key, and replicas waiting to clone
+ * or follow need both). Renewals of the leader key by its holder (same value) and updates of
+ * existing member keys do not wake anyone.
  */
 export function isWakeupChange(prefix: string, c: KeyChange): boolean {
   if (!c.key.startsWith(prefix)) return false;
   const rel = c.key.slice(prefix.length);
   if (rel === KEYS.leader) return c.type === 'delete' || c.previous === null || c.previous !== c.value;
+  if (rel.startsWith(KEYS.membersDir)) return c.type === 'put' && c.previous === null;
   return rel === KEYS.config || rel === KEYS.failover;
 }

@@ -285,6 +285,20 @@ export function dcsContract(name: string, setup: () => Promise<DcsContractEnv>):
       assert.ok(tookMs < 5000, `woke after ${tookMs} ms`);
     });
 
+    it('wakes a waiting node when a member key appears (a new leader publishes itself)', async () => {
+      const [a, b] = await Promise.all([node('a'), node('b')]);
+      assert.equal(await a.attemptToAcquireLeader('a'), true);
+      await b.getCluster();
+      await prime(b);
+      await b.getCluster();
+      const started = Date.now();
+      const woke = b.waitForChange(30_000).then(() => Date.now() - started);
+      await sleep(200);
+      await a.touchMember('a', replicaData);
+      const tookMs = await Promise.race([woke, limit(5000).then(() => Infinity)]);
+      assert.ok(tookMs < 5000, `woke after ${tookMs} ms`);
+    });
+
     it('returns at once when a relevant change landed between the read and the wait', async () => {
       const [a, b] = await Promise.all([node('a'), node('b')]);
       assert.equal(await a.attemptToAcquireLeader('a'), true);
@@ -299,6 +313,7 @@ export function dcsContract(name: string, setup: () => Promise<DcsContractEnv>):
     it('sleeps until the timeout when only the holder renews the leader key', async () => {
       const [a, b] = await Promise.all([node('a'), node('b')]);
       assert.equal(await a.attemptToAcquireLeader('a'), true);
+      await a.touchMember('a', replicaData);
       await b.getCluster();
       await prime(b);
       await b.getCluster();
@@ -309,9 +324,9 @@ export function dcsContract(name: string, setup: () => Promise<DcsContractEnv>):
       });
       assert.equal(await a.updateLeader('a'), true);
       await a.writeStatus(1234);
-      await a.touchMember('a', replicaData);
+      await a.touchMember('a', { ...replicaData, xlog_location: 50331649 });
       await elapse(500);
-      assert.equal(done, false, 'not woken by a renewal, a status or a member write');
+      assert.equal(done, false, 'not woken by a renewal, a status or a member update');
       await elapse(500);
       await Promise.race([p, limit(3000)]);
       assert.equal(done, true);

@@ -154,7 +154,7 @@ describe('codec: other values and wake-ups', () => {
     assert.equal(encodeConfig({ ttl: 30, postgresql: { parameters: null } }), '{"ttl":30,"postgresql":{"parameters":null}}');
   });
 
-  it('wakes on a new leader, a deleted leader, config and failover changes only', () => {
+  it('wakes on a new leader, a deleted leader, a new member key, config and failover changes only', () => {
     const c = (rel: string, type: 'put' | 'delete', previous: string | null, value: string | null) => isWakeupChange(P, { key: P + rel, type, previous, value });
     assert.equal(c('leader', 'put', null, 'a'), true);
     assert.equal(c('leader', 'put', 'a', 'b'), true);
@@ -163,7 +163,9 @@ describe('codec: other values and wake-ups', () => {
     assert.equal(c('config', 'put', null, '{}'), true);
     assert.equal(c('failover', 'put', '{}', '{"member":"b"}'), true);
     assert.equal(c('status', 'put', null, '{"optime":1}'), false);
-    assert.equal(c('members/a', 'put', null, '{}'), false);
+    assert.equal(c('members/a', 'put', null, '{}'), true, 'a member key appearing');
+    assert.equal(c('members/a', 'put', '{}', '{"role":"replica"}'), false, 'an update of a member key');
+    assert.equal(c('members/a', 'delete', '{}', null), false);
     assert.equal(isWakeupChange(P, { key: '/service/other/leader', type: 'delete', previous: 'a', value: null }), false);
   });
 });
