@@ -35,9 +35,6 @@ export interface LoopDeps {
   guard?: LeadershipGuard;
 }
 
-/** How often the loop checks, between cycles, that the postmaster it last saw still exists. */
-const POSTMASTER_WATCH_MS = 100;
-
 /** How often an unchanged reason is logged again, so a quiet log still shows the node is alive. */
 const REASON_REPEAT_MS = 60_000;
 
@@ -52,7 +49,6 @@ export class HaLoop {
   private wakeup = new AbortController();
   private stopping = false;
   private running: Promise<void> | null = null;
-  private postmasterWatch: NodeJS.Timeout | null = null;
   private postmasterGoneNoticed = false;
   private lastPg: PgStatus | null = null;
   private lastCluster: ClusterSnapshot | null = null;
@@ -133,29 +129,29 @@ export class HaLoop {
 
   start(): void {
     this.running ??= this.run();
-    this.postmasterWatch ??= setInterval(() => this.checkPostmaster(), POSTMASTER_WATCH_MS).unref();
+    this.deps.pg.onConnectionLost(() => this.checkPostmaster());
   }
 
   /**
-   * A postmaster that died (crash, OOM kill, kill -9) is noticed within POSTMASTER_WATCH_MS
-   * instead of at the next regular cycle up to loop_wait later: the loop is woken to re-probe
-   * and restart it (or whatever decide() says). Planned stops wake it too, harmlessly.
+   * A postmaster that died (crash, OOM kill, kill -9) is noticed the moment the probe's kept
+   * connection drops (its backend exits with the postmaster), instead of at the next regular
+   * cycle up to loop_wait later: the loop is woken to re-probe and restart it (or whatever
+   * decide() says). Planned stops and restarts wake it too, harmlessly, without the warning.
    */
   private checkPostmaster(): void {
-    if (this.lastPg?.running !== true || this.postmasterGoneNoticed) return;
-    if (this.deps.pg.postmasterAlive()) return;
+    if (this.lastPg?.running !== true || this.postmasterGoneNoticed || this.stopping) return;
     this.postmasterGoneNoticed = true;
-    if (this.ctx.tasks.running === null) this.deps.log.warn('the postmaster process is gone; looking at PostgreSQL now');
+    if (this.ctx.tasks.running === null && !this.deps.pg.postmasterAlive()) this.deps.log.warn('the postmaster process is gone; looking at PostgreSQL now');
     this.wake();
   }
 
   /** Stops cycling after the current cycle and cancels the background task. */
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.postmasterWatch) clearInterval(this.postmasterWatch);
     this.wake();
     await this.running;
     await this.ctx.tasks.cancel(10_000);
+    await this.deps.pg.closeConnections();
   }
 
   /** After shutdown stopped PostgreSQL: nothing left to fence. */

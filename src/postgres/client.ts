@@ -1,10 +1,11 @@
 /**
- * Disposable `pg` clients. pgwarden restarts PostgreSQL on purpose, so a client must never
- * outlive its question: each call connects, runs its queries under a deadline and closes, with an
- * `'error'` listener attached from the start so a dropped connection can never crash the daemon.
+ * `pg` clients under deadlines. pgwarden restarts PostgreSQL on purpose, so most calls connect,
+ * run their queries and close (`withClient`); only the status probe keeps one connection
+ * (`KeptClient`), which also tells the loop at once when the server under it dies. Every client
+ * has an `'error'` listener from the start, so a dropped connection can never crash the daemon.
  */
 import pg from 'pg';
-import { PgwardenError } from '../errors.js';
+import { isPgwardenError, PgwardenError } from '../errors.js';
 
 export interface ConnectParams {
   host: string;
@@ -54,13 +55,7 @@ export function toPgError(e: unknown, what: string): PgwardenError {
   return new PgwardenError('PG_COMMAND_FAILED', `${what}: ${msg}${err.code ? ` (SQLSTATE ${err.code})` : ''}`, { cause: e });
 }
 
-/**
- * Connects, runs `fn`, closes. The whole call is bounded: connect within `timeoutMs`, each
- * query within its timeout, and a backstop timer that tears the socket down if the library
- * itself stalls. Rejects only with `PgwardenError` (`PG_UNAVAILABLE`, `PG_TIMEOUT`,
- * `PG_COMMAND_FAILED`).
- */
-export async function withClient<T>(p: ConnectParams, what: string, fn: (c: pg.Client) => Promise<T>, budgetMs?: number): Promise<T> {
+function newClient(p: ConnectParams): pg.Client {
   const statementMs = p.statementTimeoutMs ?? p.timeoutMs;
   const client = new pg.Client({
     host: p.host,
@@ -75,24 +70,119 @@ export async function withClient<T>(p: ConnectParams, what: string, fn: (c: pg.C
     options: '-c DateStyle=ISO',
   });
   client.on('error', () => undefined);
+  return client;
+}
+
+/**
+ * Backstop for a library that stalls: rejects `PG_TIMEOUT` and tears the socket down when
+ * `work` has not settled within `budgetMs`.
+ */
+async function bounded<T>(client: pg.Client, work: Promise<T>, budgetMs: number, what: string, p: ConnectParams): Promise<T> {
+  work.catch(() => undefined); // the backstop may win; never leave a rejection unhandled
   let timer: NodeJS.Timeout | undefined;
   const backstop = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       destroy(client);
-      reject(new PgwardenError('PG_TIMEOUT', `${what}: no answer from ${p.host}:${p.port} within ${budgetMs ?? p.timeoutMs + statementMs + 1_000} ms`));
-    }, budgetMs ?? p.timeoutMs + statementMs + 1_000);
+      reject(new PgwardenError('PG_TIMEOUT', `${what}: no answer from ${p.host}:${p.port} within ${budgetMs} ms`));
+    }, budgetMs);
   });
+  try {
+    return await Promise.race([work, backstop]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Connects, runs `fn`, closes. The whole call is bounded: connect within `timeoutMs`, each
+ * query within its timeout, and a backstop timer that tears the socket down if the library
+ * itself stalls. Rejects only with `PgwardenError` (`PG_UNAVAILABLE`, `PG_TIMEOUT`,
+ * `PG_COMMAND_FAILED`).
+ */
+export async function withClient<T>(p: ConnectParams, what: string, fn: (c: pg.Client) => Promise<T>, budgetMs?: number): Promise<T> {
+  const client = newClient(p);
   try {
     const work = (async () => {
       await client.connect();
       return fn(client);
     })();
-    work.catch(() => undefined); // the backstop may win; never leave a rejection unhandled
-    return await Promise.race([work, backstop]);
+    return await bounded(client, work, budgetMs ?? p.timeoutMs + (p.statementTimeoutMs ?? p.timeoutMs) + 1_000, what, p);
   } catch (e) {
     throw toPgError(e, what);
   } finally {
-    clearTimeout(timer);
     await close(client);
+  }
+}
+
+/**
+ * One connection kept open from query to query, for the status probe that runs every cycle:
+ * it saves a TCP connect, a SCRAM exchange and a backend fork each time, and it doubles as a
+ * postmaster-death alarm without polling: a backend exits as soon as its postmaster dies, so
+ * the socket closes and `onLost` fires at once. `onLost` also fires on planned stops and
+ * restarts; it means "look again now", nothing more.
+ */
+export class KeptClient {
+  private client: pg.Client | null = null;
+  private last: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly params: () => ConnectParams,
+    private readonly onLost: () => void,
+  ) {}
+
+  /**
+   * Runs `sql` on the kept connection, connecting first when there is none. A kept connection
+   * found closed (the server restarted since the last call) is replaced once, at once; any
+   * other failure drops the connection and rejects with a `PgwardenError`.
+   */
+  query<R extends object>(sql: string, what: string): Promise<R[]> {
+    // One at a time (the loop and a background task may both probe): two callers must never
+    // both find no connection and open two, one of which would then stay open unowned.
+    const next = this.last.then(() => this.attempt<R>(sql, what));
+    this.last = next.catch(() => undefined);
+    return next;
+  }
+
+  private async attempt<R extends object>(sql: string, what: string): Promise<R[]> {
+    const reused = this.client !== null;
+    try {
+      return await this.once<R>(sql, what);
+    } catch (e) {
+      if (!reused || !isPgwardenError(e, 'PG_UNAVAILABLE')) throw e;
+      return this.once<R>(sql, what);
+    }
+  }
+
+  /** Closes the connection (at shutdown: a paused node leaves PostgreSQL running). */
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = null;
+    if (c) await close(c);
+  }
+
+  private async once<R extends object>(sql: string, what: string): Promise<R[]> {
+    const p = this.params();
+    let c = this.client;
+    try {
+      if (c === null) {
+        const fresh = newClient(p);
+        c = fresh;
+        await bounded(fresh, fresh.connect(), p.timeoutMs + 1_000, what, p);
+        fresh.on('end', () => {
+          if (this.client !== fresh) return; // dropped on purpose
+          this.client = null;
+          this.onLost();
+        });
+        this.client = fresh;
+      }
+      const res = await bounded(c, c.query<R>(sql), (p.statementTimeoutMs ?? p.timeoutMs) + 1_000, what, p);
+      return res.rows;
+    } catch (e) {
+      if (c !== null) {
+        if (this.client === c) this.client = null;
+        destroy(c);
+      }
+      throw toPgError(e, what);
+    }
   }
 }

@@ -11,12 +11,12 @@ import type { HistoryRow } from '../domain/cluster.js';
 import { parseLsn, type Lsn } from '../domain/lsn.js';
 import type { PgStatus } from '../domain/pg-status.js';
 import { errorText, isPgwardenError, PgwardenError } from '../errors.js';
-import { withClient, type ConnectParams } from './client.js';
+import { KeptClient, withClient, type ConnectParams } from './client.js';
 import { PARAMS_FILE, RECOVERY_FILE, PRIMARY_RECOVERY, programOptions, renderHba, renderParameters, renderPgpass, renderReplicaRecovery, withIncludeLine, type ParamValue, type ProgramOptions } from './conf.js';
 import { readControlData } from './controldata.js';
 import { asideName, historyFileName, listDir, parseHistoryFile, writeAtomic } from './files.js';
 import { promoteServer, reloadServer, runningPostmaster, startServer, stopServer, type ServerPaths } from './pgctl.js';
-import { runProgram } from './process.js';
+import { isLivePostgres, runProgram } from './process.js';
 import { CREATE_SLOT_QUERY, DROP_SLOT_QUERY, LIST_SLOTS_QUERY, parseStatusRow, planSlots, rewindGrantsSql, ROLE_EXISTS_QUERY, roleSql, STATUS_QUERY, type SlotRow, type StatusRow } from './queries.js';
 import { RewindRunner } from './rewind-runner.js';
 import type { FollowResult, Postgres, StartMode, StopMode, Upstream } from './port.js';
@@ -78,6 +78,13 @@ const CHECKPOINT_TIMEOUT_MS = 120_000;
  */
 export class LocalPostgres implements Postgres {
   private lastProbeError: string | null = null;
+  /** Postmaster PID last verified by `postmasterAlive()`; see there. */
+  private watchedPostmaster: number | null = null;
+  private connectionLost: () => void = () => undefined;
+  private readonly probeClient = new KeptClient(
+    () => this.local(),
+    () => this.connectionLost(),
+  );
   private readonly rewinder: RewindRunner;
   /** Set by synchronous mode on the leader; null leaves the configured value. */
   private syncStandbyNames: string | null = null;
@@ -127,7 +134,7 @@ export class LocalPostgres implements Postgres {
     const alive = runningPostmaster(this.o.dataDir) !== null;
     if (alive) {
       try {
-        const row = await withClient(this.local(), 'probe', async (c) => (await c.query<StatusRow>(STATUS_QUERY)).rows[0]);
+        const row = (await this.probeClient.query<StatusRow>(STATUS_QUERY, 'probe'))[0];
         if (row === undefined) throw new PgwardenError('BUG', 'the status query returned no row');
         const status = parseStatusRow(row);
         this.lastProbeError = null;
@@ -316,8 +323,23 @@ export class LocalPostgres implements Postgres {
     this.o.logger.warn(`deleted data directory ${this.o.dataDir} (reinitialize requested by an operator)`);
   }
 
+  /**
+   * Cheap enough to ask often: the postmaster PID found by the full check (postmaster.pid,
+   * command name, working directory) is re-checked with one /proc read, and the full check
+   * runs again only once that PID is gone.
+   */
   postmasterAlive(): boolean {
-    return runningPostmaster(this.o.dataDir) !== null;
+    if (this.watchedPostmaster !== null && isLivePostgres(this.watchedPostmaster)) return true;
+    this.watchedPostmaster = runningPostmaster(this.o.dataDir);
+    return this.watchedPostmaster !== null;
+  }
+
+  onConnectionLost(listener: () => void): void {
+    this.connectionLost = listener;
+  }
+
+  async closeConnections(): Promise<void> {
+    await this.probeClient.close();
   }
 
   async promote(timeoutMs: number): Promise<void> {

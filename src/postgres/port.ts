@@ -41,6 +41,16 @@ export interface Postgres {
    */
   postmasterAlive(): boolean;
 
+  /**
+   * Sets what to call when the connection `probe()` keeps open between calls drops: the server
+   * died (a backend exits with its postmaster), was stopped or restarted, or our session was
+   * terminated. It means "look again now"; it may fire for planned events too.
+   */
+  onConnectionLost(listener: () => void): void;
+
+  /** Closes the connection `probe()` keeps (at shutdown; a paused node leaves PostgreSQL running). */
+  closeConnections(): Promise<void>;
+
   /** Runs `initdb` with `bootstrap.initdb` options into an empty data directory. */
   initdb(signal?: AbortSignal): Promise<void>;
 

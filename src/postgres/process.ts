@@ -198,6 +198,24 @@ export function processState(pid: number): 'alive' | 'zombie' | 'gone' {
 }
 
 /**
+ * Cheap re-check of a PID already verified by `isPostgresOf`: one read of `/proc/<pid>/stat`
+ * (its command name and state) instead of the five system calls of the full check. Meant for
+ * polling many times a second; a zombie counts as dead. Without /proc, "the PID exists".
+ */
+export function isLivePostgres(pid: number): boolean {
+  if (!HAS_PROC) return processState(pid) === 'alive';
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  const open = stat.indexOf('(');
+  const close = stat.lastIndexOf(')');
+  return isPostgresComm(stat.slice(open + 1, close)) && !stat.slice(close + 2).startsWith('Z');
+}
+
+/**
  * Polls until every PID is released, or `timeoutMs` passes. A killed postmaster stays a zombie
  * until its parent (init) reaps it, and PostgreSQL's lock-file check counts a zombie as a live
  * server, so a restart right after SIGKILL must wait for that. Resolves true when all are gone,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isPgwardenError } from '../../src/errors.js';
 import type { LocalPostgres } from '../../src/postgres/local.js';
+import { readPostmasterPid } from '../../src/postgres/process.js';
 import type { Upstream } from '../../src/postgres/port.js';
 import { captureLog, makeNode, pgSkipReason, sql, timed, until, type CapturedLog } from '../support/pg.js';
 
@@ -137,6 +138,31 @@ describe('LocalPostgres on real PostgreSQL 15', { skip: pgSkipReason() }, () => 
       return p.running && p.pendingRestart ? p : null;
     });
     assert.ok(s.running && s.pendingRestart);
+  });
+
+  it('probes over one kept connection, hears at once when the postmaster dies, and reconnects after the restart', async () => {
+    let lost = 0;
+    a.onConnectionLost(() => lost++);
+    const backends = async () => (await sql(PORT_A, "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgwarden'")).map((r) => Number(r['pid']));
+    await a.probe();
+    const first = await backends();
+    await a.probe();
+    assert.equal(first.length, 1, `pgwarden sessions after a probe: ${first.join(', ')}`);
+    assert.deepEqual(await backends(), first, 'the second probe did not reuse the first connection');
+
+    const postmaster = readPostmasterPid(join(dir, 'a'));
+    assert.ok(postmaster !== null);
+    const t0 = Date.now();
+    process.kill(postmaster, 'SIGKILL');
+    await until('the kept connection reports the dead postmaster', async () => lost > 0, 5_000);
+    timings.postmasterDeathNoticed = Date.now() - t0;
+    assert.equal(a.postmasterAlive(), false);
+    assert.equal((await a.probe()).running, false);
+
+    await a.start({ role: 'primary' }, 30_000);
+    const s = await a.probe();
+    assert.ok(s.running && !s.inRecovery, 'no answer over a new connection after the restart');
+    assert.equal(lost, 1);
   });
 
   it('promotes the replica, reads its timeline history, and rewinds the diverged old primary into a streaming replica', async () => {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isPgwardenError } from '../../../src/errors.js';
 import { logTail, pgCtlSeconds } from '../../../src/postgres/pgctl.js';
-import { childEnv, isPostgresComm, isPostgresOf, processState, readPostmasterPid, redactArgs, runProgram, runProgramResult, tail } from '../../../src/postgres/process.js';
+import { childEnv, isLivePostgres, isPostgresComm, isPostgresOf, processState, readPostmasterPid, redactArgs, runProgram, runProgramResult, tail } from '../../../src/postgres/process.js';
 
 describe('child environment', () => {
   it('drops inherited PG* variables, keeps the rest and adds the extras', () => {
@@ -96,6 +96,38 @@ describe('postmaster identity', () => {
     await new Promise((r) => child.on('exit', r));
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(processState(child.pid!), 'gone');
+  });
+
+  it('re-checks a known postmaster PID cheaply: a process named postgres is alive, its zombie and strangers are not', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pgwarden-live-'));
+    const fake = join(dir, 'postgres');
+    await copyFile('/bin/sleep', fake);
+    await chmod(fake, 0o755);
+    // The shell starts "postgres" in the background, then becomes `sleep`, which never reaps it:
+    // once killed, the child stays a zombie, as a SIGKILLed postmaster does until init reaps it.
+    const parent = spawn('sh', ['-c', '"$0" 30 & echo $!; exec sleep 30', fake], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const pid = Number(await new Promise<string>((r) => parent.stdout.once('data', (d: Buffer) => r(d.toString().trim()))));
+      let live = false;
+      for (let i = 0; i < 100 && !live; i++) {
+        live = isLivePostgres(pid); // the exec of the copy may take a moment
+        if (!live) await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(live, true, 'a running process named postgres was not seen as alive');
+      process.kill(pid, 'SIGKILL');
+      let zombie = false;
+      for (let i = 0; i < 100 && !zombie; i++) {
+        zombie = processState(pid) === 'zombie';
+        if (!zombie) await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(zombie, true);
+      assert.equal(isLivePostgres(pid), false, 'a zombie postmaster counted as alive');
+      assert.equal(isLivePostgres(process.pid), false, 'a process of another name counted as a postmaster');
+      assert.equal(isLivePostgres(parent.pid!), false);
+    } finally {
+      parent.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
