@@ -75,8 +75,10 @@ Then('every row the writer got acknowledged is on {node}', async function (this:
   assert.ok(w, 'no writer ran');
   const rows = await query<{ id: number }>(node.pg, `SELECT id FROM ${w.table}`);
   const present = new Set(rows.map((r) => r.id));
-  const lost = w.acks.filter((a) => !present.has(a.id)).map((a) => a.id);
-  assert.deepEqual(lost, [], `${lost.length} of ${w.acks.length} acknowledged writes are missing on ${node.name}`);
+  const lostAcks = w.acks.filter((a) => !present.has(a.id));
+  const lost = lostAcks.map((a) => a.id);
+  const which = lostAcks.map((a) => `id ${a.id} acknowledged by port ${a.port} at ${new Date(a.at).toISOString()}`).join('; ');
+  assert.deepEqual(lost, [], `${lost.length} of ${w.acks.length} acknowledged writes are missing on ${node.name} (port ${node.spec.pgPort}): ${which}`);
   this.note(`all ${w.acks.length} acknowledged writes are on ${node.name}`);
 });
 

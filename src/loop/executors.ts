@@ -122,15 +122,22 @@ const executors: { [T in ActionType]: Executor<T> } = {
   },
   async renewLeader(_a, ctx) {
     const sentAt = ctx.clock.now();
-    const ok = await ctx.dcs.updateLeader(ctx.name);
-    if (ok) {
+    if (await ctx.dcs.updateLeader(ctx.name)) {
       ctx.leaderUntil = sentAt + ctx.settings.ttlMs;
       ctx.fence.arm(ctx.leaderUntil);
-    } else {
-      ctx.leaderUntil = null;
-      ctx.fence.trip('etcd refused the leader renewal: the key is gone or held by another node');
+      return true;
     }
-    return ok;
+    // Gone while this node's own lease deadline still runs: etcd revoked the lease after an
+    // outage that failsafe mode carried this primary through (or someone deleted the key). The
+    // race's create-if-absent takes it back only if nobody else holds it, so one holder stays;
+    // the primary then never stops. Anyone else's key, or a deadline passed: fence as before.
+    if (ctx.leaderUntil !== null && ctx.clock.now() < ctx.leaderUntil && (await acquire(ctx))) {
+      ctx.log.warn('the leader key had vanished before my lease deadline (etcd revoked the lease) and nobody else holds it: created it again, staying leader');
+      return true;
+    }
+    ctx.leaderUntil = null;
+    ctx.fence.trip('etcd refused the leader renewal: the key is gone or held by another node');
+    return false;
   },
   async acquireLeader(a, ctx) {
     const won = await acquire(ctx);

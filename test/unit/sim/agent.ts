@@ -292,15 +292,19 @@ export class Agent {
         return true;
       case 'renewLeader': {
         const sentAt = this.now;
-        const ok = yield* this.dcs.updateLeader();
-        if (ok) {
+        if (yield* this.dcs.updateLeader()) {
           this.leaderUntil = sentAt + this.s.ttlMs;
           this.fence.arm(this.leaderUntil);
-        } else {
-          this.leaderUntil = null;
-          this.fence.trip('etcd refused the leader renewal: the key is gone or held by another node');
+          return true;
         }
-        return ok;
+        // As the real executor: a key gone before our own deadline is created again if nobody holds it.
+        if (this.leaderUntil !== null && this.now < this.leaderUntil && (yield* this.acquire(false))) {
+          this.env.trace(this.name, 'leader key vanished before my deadline; created it again');
+          return true;
+        }
+        this.leaderUntil = null;
+        this.fence.trip('etcd refused the leader renewal: the key is gone or held by another node');
+        return false;
       }
       case 'acquireLeader': {
         if (!(yield* this.acquire(a.promote))) return false;
