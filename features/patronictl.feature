@@ -12,6 +12,8 @@ Feature: patronictl works unchanged against a pgwarden cluster
     When I run patronictl switchover --leader postgres0 --candidate postgres1 --force
     Then postgres1 is the leader within 10 seconds
     And postgres0 is a streaming replica of postgres1 within 30 seconds
+    # a candidate must stream from the leader before it is handed the key (pgwarden refuses otherwise)
+    And postgres2 is a streaming replica of postgres1 within 30 seconds
     When I run patronictl failover --candidate postgres2 --force
     Then postgres2 is the leader within 10 seconds
     And postgres1 is a streaming replica of postgres2 within 30 seconds
