@@ -227,7 +227,7 @@ async function faultAndRestPhase(): Promise<void> {
     clusters.set(system, c);
   }
   for (const c of clusters.values()) {
-    const leader = await c.heal(180);
+    const leader = await c.heal(180, log);
     log(`${c.system} cluster up: leader ${leader.name}, haproxy primary port ${String(c.haproxy?.ports.primary)}`);
   }
   let table = 0;
@@ -238,7 +238,7 @@ async function faultAndRestPhase(): Promise<void> {
         log(`${system} ${fault} run ${i + 1}/${runs}`);
         const r = await runFault(c, fault as Fault, `bench_${fault}_${++table}`, log);
         record(system, fault, i, { unavailableMs: r.unavailableMs, newLeaderKeyMs: fault === 'crash' ? null : r.newLeaderKeyMs, lost: r.lost, restartedInPlace: fault === 'crash' ? Number(r.restartedInPlace) : null }, r);
-        await c.heal(180);
+        await c.heal(180, log);
       }
     }
   }
