@@ -271,20 +271,26 @@ async function main(): Promise<void> {
     await etcd.stop();
     if (!values.keep) rmSync(workDir, { recursive: true, force: true });
   }
+  writeSummary('');
+  log(`done: ${jsonl} and ${join(resultsDir, 'summary.md')}`);
+}
+
+/** summary.md from every sample recorded so far: also written when a run fails half-way. */
+function writeSummary(note: string): void {
   const header = [
     `# pgwarden vs Patroni — ${new Date().toISOString()}`,
     '',
     `${systems.join(' vs ')}, ${runs} run(s) per scenario, alternating order; ttl ${timing.ttl} / loop_wait ${timing.loop_wait} / retry_timeout ${timing.retry_timeout}; ` +
-      `writer through haproxy every 20 ms; idle window ${idleSeconds} s; REST ${restSeconds} s per measurement. Cells: median (min–max, n).`,
+      `writer through haproxy every 20 ms; idle window ${idleSeconds} s; REST ${restSeconds} s per measurement. Cells: median (min–max, n).${note}`,
   ].join('\n');
   const md = markdownSummary(samples, Object.keys(METRICS).filter((k) => scenarios.includes(k)).map((id) => ({ id, title: TITLES[id]!, metrics: METRICS[id]! })), systems, header);
   writeFileSync(join(resultsDir, 'summary.md'), `${md}\n`);
   console.log(`\n${md}`);
-  log(`done: ${jsonl} and ${join(resultsDir, 'summary.md')}`);
 }
 
 main().catch((e: unknown) => {
   console.error(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   emergencyCleanup();
+  if (samples.length > 0) writeSummary(' **Incomplete: the bench failed before the end; these are the runs that finished.**');
   process.exit(1);
 });
