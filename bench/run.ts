@@ -249,7 +249,7 @@ async function faultAndRestPhase(): Promise<void> {
           for (const system of order(i)) {
             const leader = await waitFor(60, `${system}: a healthy leader`, () => clusters.get(system)!.healthyLeader());
             const r = await measureRest(leader.restApi.url, path, connections, restSeconds);
-            log(`${system} GET ${path} ${connections} connections: ${r.requestsPerSecond.toFixed(0)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
+            log(`${system} GET ${path} ${connections} connections: ${r.requestsPerSecond.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
             record(system, 'rest', i, { [`${path} ${connections} rps`]: r.requestsPerSecond, [`${path} ${connections} p50`]: r.p50Ms, [`${path} ${connections} p99`]: r.p99Ms }, r);
           }
         }
