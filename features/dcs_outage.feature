@@ -39,3 +39,21 @@ Feature: etcd outage
     When I kill -9 the agent of postgres2
     And I suspend etcd
     Then postgres0 refuses writes within 10 seconds
+
+  Scenario: etcd restarted on its data under write load: one leader after it, no two primaries, nothing acknowledged lost in synchronous mode
+    Given the bootstrap DCS setting synchronous_mode is true
+    And a running cluster of 3 nodes
+    And the sync key names one synchronous standby of postgres0 within 30 seconds
+    And haproxy is running
+    And haproxy routes writes to postgres0 within 15 seconds
+    When a writer inserts a row through haproxy every 20 ms
+    And a prober writes directly to every node's PostgreSQL every 100 ms
+    And I wait 2 seconds
+    And I restart etcd
+    And I wait 12 seconds
+    Then exactly one node is the leader within 30 seconds
+    And every other running node is a streaming replica of the new leader within 60 seconds
+    When the writer and the probers stop
+    Then no two nodes took writes at overlapping times
+    And every row the writer got acknowledged is on the new leader
+    And every row the probers got acknowledged is on the new leader

@@ -36,4 +36,8 @@ node --import tsx --test --test-reporter=spec $(find test/unit -name '*.test.ts'
 step "integration tests (real etcd and PostgreSQL 15)"
 node --import tsx --test --test-concurrency=1 --test-reporter=spec $(find test/integration features/harness-selftest -name '*.test.ts' | sort)
 step "acceptance features (etcd, PostgreSQL, pgwarden agents, haproxy)"
-npx cucumber-js
+status=0
+npx cucumber-js --tags 'not @netns' || status=$?
+step "network partition features (in a private user + network namespace: scripts/in-test-netns.sh)"
+bash scripts/in-test-netns.sh npx cucumber-js --tags @netns || status=$?
+exit "$status"

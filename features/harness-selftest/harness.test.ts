@@ -19,6 +19,7 @@ import { nextPortSlot, portIsFree } from '../support/ports.js';
 import { ManagedProcess, runSync } from '../support/process.js';
 import { rest } from '../support/rest.js';
 import { hasRow, insertRow, isInRecovery, query, timeline } from '../support/sql.js';
+import { overlappingWriters, type Ack } from '../support/writer.js';
 
 const root = mkdtempSync(join(tmpdir(), 'pgw-selftest-'));
 
@@ -151,5 +152,19 @@ describe('the acceptance harness', { skip: process.getuid?.() === 0 ? 'run as a 
     await assert.rejects(holdsFor(2, 'm below 3', async () => {
       if (++m >= 3) throw new Error('m is 3');
     }, 10), /m is 3/);
+  });
+});
+
+describe('the dual-primary check over acknowledged writes', () => {
+  const ack = (port: number, at: number, id = at): Ack => ({ id, at, port });
+
+  it('accepts one handover, in whatever order the clients recorded their acknowledgements', () => {
+    assert.deepEqual(overlappingWriters([ack(2, 500), ack(1, 100), ack(1, 200), ack(2, 600)], 0), []);
+  });
+
+  it('names a server that took writes again after another one had', () => {
+    const found = overlappingWriters([ack(1, 100), ack(2, 200), ack(1, 300), ack(2, 400)], 0);
+    assert.equal(found.length, 2);
+    assert.match(found[0]!, /port 1 acknowledged writes 0.10 s–0.10 s and again 0.30 s–0.30 s, with port 2 \(1 writes 0.20 s–0.20 s\) in between/);
   });
 });

@@ -6,13 +6,7 @@ import { TIMING } from '../support/node.js';
 import { sleep, waitFor } from '../support/poll.js';
 import { query } from '../support/sql.js';
 import type { PgWorld } from '../support/world.js';
-import { Writer, type Ack } from '../support/writer.js';
-
-/** Every acknowledgement the writer and the probers got, oldest first. */
-function allAcks(world: PgWorld): Ack[] {
-  const acks = [...(world.writer?.acks ?? []), ...world.probers.flatMap((p) => p.acks)];
-  return acks.sort((a, b) => a.at - b.at);
-}
+import { Writer } from '../support/writer.js';
 
 function portOf(world: PgWorld, name: string): number {
   return world.cluster.node(world.resolveName(name)).spec.pgPort;
@@ -67,24 +61,24 @@ When('the writer and the probers stop', async function (this: PgWorld) {
  */
 Then('{node} acknowledged its last write at least {int} second(s) before its lease could end', function (this: PgWorld, name: string, margin: number) {
   const port = portOf(this, name);
-  const mine = allAcks(this).filter((a) => a.port === port);
+  const mine = this.allAcks().filter((a) => a.port === port);
   assert.ok(mine.length > 0, `${name} acknowledged no write at all`);
   const last = mine[mine.length - 1]!.at - this.faultAt;
   const earliestLeaseEnd = (TIMING.ttl - TIMING.loop_wait - 0.5) * 1000;
-  this.note(`${name}: last acknowledged write ${(last / 1000).toFixed(2)} s after the freeze; its lease ended ${(earliestLeaseEnd / 1000).toFixed(1)}–${TIMING.ttl} s after it (margin at least ${((earliestLeaseEnd - last) / 1000).toFixed(2)} s)`);
-  assert.ok(last <= earliestLeaseEnd - margin * 1000, `${name} acknowledged a write ${last} ms after the freeze; its lease may have ended at ${earliestLeaseEnd} ms`);
+  this.note(`${name}: last acknowledged write ${(last / 1000).toFixed(2)} s after the fault; its lease ended ${(earliestLeaseEnd / 1000).toFixed(1)}–${TIMING.ttl} s after it (margin at least ${((earliestLeaseEnd - last) / 1000).toFixed(2)} s)`);
+  assert.ok(last <= earliestLeaseEnd - margin * 1000, `${name} acknowledged a write ${last} ms after the fault; its lease may have ended at ${earliestLeaseEnd} ms`);
 });
 
 /** Every acknowledgement by `old` comes before the first one by `fresh`: never two writable primaries. */
 Then('no acknowledged writes of {node} and {node} interleave', function (this: PgWorld, old: string, fresh: string) {
-  const acks = allAcks(this);
+  const acks = this.allAcks();
   const oldPort = portOf(this, old);
   const newPort = portOf(this, fresh);
   const lastOld = acks.filter((a) => a.port === oldPort).at(-1);
   const firstNew = acks.find((a) => a.port === newPort);
   assert.ok(lastOld && firstNew, `need acknowledgements from both (${old}: ${String(lastOld?.at)}, ${fresh}: ${String(firstNew?.at)})`);
   const gap = firstNew.at - lastOld.at;
-  this.note(`write gap between ${this.resolveName(old)}'s last and ${this.resolveName(fresh)}'s first acknowledged write: ${(gap / 1000).toFixed(2)} s (${(lastOld.at - this.faultAt) / 1000} s → ${(firstNew.at - this.faultAt) / 1000} s after the freeze)`);
+  this.note(`write gap between ${this.resolveName(old)}'s last and ${this.resolveName(fresh)}'s first acknowledged write: ${(gap / 1000).toFixed(2)} s (${(lastOld.at - this.faultAt) / 1000} s → ${(firstNew.at - this.faultAt) / 1000} s after the fault)`);
   assert.ok(gap > 0, `${this.resolveName(old)} acknowledged a write ${-gap} ms after ${this.resolveName(fresh)}'s first`);
 });
 

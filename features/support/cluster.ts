@@ -7,6 +7,7 @@ import { Haproxy } from './haproxy.js';
 import { AgentNode, deepMerge } from './node.js';
 import { forgetDataDir } from './process.js';
 import { describeError } from './poll.js';
+import { NET, TestNetwork, type NetHost } from './netns.js';
 import { MAX_NODES, type PortSlot } from './ports.js';
 import { rest } from './rest.js';
 import { isInRecovery, walReceiver, replicationRows, type PgTarget } from './sql.js';
@@ -35,16 +36,55 @@ export class ScenarioCluster {
   private commonOverrides: Record<string, unknown> = {};
   /** Set by {@link useRestTls}: the scenario's certificates. */
   private certs: TestCertificates | null = null;
+  /** Set by {@link useTestNetwork}: etcd and every node run on a host of their own. */
+  network: TestNetwork | null = null;
+  private readonly hosts = new Map<string, NetHost>();
 
   constructor(
     readonly dir: string,
     readonly ports: PortSlot,
   ) {}
 
+  /**
+   * From now on etcd (host `etcd`, ${NET}.10) and every node (postgres<i>, ${NET}.<i+1>) run in a
+   * network namespace of their own on the scenario's test network, so that steps can partition
+   * them. Must come before etcd starts.
+   */
+  async useTestNetwork(): Promise<void> {
+    if (this.etcd) throw new Error('the test network must be set up before etcd starts');
+    if (this.network) return;
+    this.network = TestNetwork.create();
+    this.hosts.set('etcd', await this.network.addHost('etcd', 10));
+    for (let i = 0; i < MAX_NODES; i++) this.hosts.set(`postgres${i}`, await this.network.addHost(`postgres${i}`, i + 1));
+  }
+
+  /** The test network, or an error naming the missing Given step. */
+  net(): TestNetwork {
+    if (!this.network) throw new Error('this scenario has no test network (add "Given the cluster runs on a test network")');
+    return this.network;
+  }
+
   async startEtcd(): Promise<void> {
     if (this.etcd) return;
-    this.etcd = await startEtcd({ clientPort: this.ports.etcdClient, peerPort: this.ports.etcdPeer, dataDir: join(this.dir, 'etcd-data') });
+    const host = this.hosts.get('etcd');
+    this.etcd = await startEtcd({
+      clientPort: this.ports.etcdClient,
+      peerPort: this.ports.etcdPeer,
+      dataDir: join(this.dir, 'etcd-data'),
+      ...(host ? { host: host.address, wrap: host.wrap } : {}),
+    });
     this.dcs = new DcsView(this.etcd.endpoint, `/service/${this.scope}/`);
+  }
+
+  /** Stops etcd and starts it again on the same data directory, ports and host. */
+  async restartEtcd(): Promise<void> {
+    const old = this.etcd;
+    if (!old) throw new Error('etcd is not running');
+    await old.stop();
+    if (existsSync(old.logPath)) copyFileSync(old.logPath, join(this.dir, `etcd-before-restart-${Date.now()}.log`));
+    await old.remove();
+    this.etcd = null;
+    await this.startEtcd();
   }
 
   view(): DcsView {
@@ -80,7 +120,9 @@ export class ScenarioCluster {
     const index = m ? Number(m[1]) : NaN;
     if (!(index >= 0 && index < MAX_NODES)) throw new Error(`node names are postgres0..postgres${MAX_NODES - 1}, not ${name}`);
     if (!this.etcd) throw new Error('start etcd before the nodes');
+    const host = this.hosts.get(name);
     const node = new AgentNode({
+      ...(host ? { host: host.address, wrap: host.wrap, clientNet: `${NET}.0/24` } : {}),
       name,
       index,
       scope: this.scope,
@@ -100,7 +142,7 @@ export class ScenarioCluster {
 
   async startHaproxy(): Promise<Haproxy> {
     if (this.haproxy) return this.haproxy;
-    const backends = [...this.nodes.values()].map((n) => ({ name: n.name, pgPort: n.spec.pgPort, restPort: n.spec.restPort }));
+    const backends = [...this.nodes.values()].map((n) => ({ name: n.name, pgPort: n.spec.pgPort, restPort: n.spec.restPort, ...(n.spec.host ? { host: n.spec.host } : {}) }));
     this.haproxy = await Haproxy.start(
       this.dir,
       { primary: this.ports.haproxyPrimary, replicas: this.ports.haproxyReplicas, stats: this.ports.haproxyStats },
@@ -115,7 +157,7 @@ export class ScenarioCluster {
     if (!this.haproxy) throw new Error('haproxy is not running in this scenario');
     const any = [...this.nodes.values()][0];
     if (!any) throw new Error('no nodes');
-    return { ...any.pg, port: this.haproxy.ports.primary };
+    return { ...any.pg, host: '127.0.0.1', port: this.haproxy.ports.primary };
   }
 
   /**
@@ -190,6 +232,7 @@ export class ScenarioCluster {
 
   /** Stops everything this scenario started (agents, PostgreSQL, haproxy, etcd), by PID. */
   async teardown(): Promise<void> {
+    this.network?.healAll();
     this.etcd?.resume();
     await Promise.all([...this.nodes.values()].map((n) => n.shutdown(30_000)));
     for (const n of this.nodes.values()) forgetDataDir(n.dataDir);
@@ -199,6 +242,7 @@ export class ScenarioCluster {
       if (existsSync(this.etcd.logPath)) copyFileSync(this.etcd.logPath, join(this.dir, 'etcd.log'));
       await this.etcd.remove();
     }
+    this.network?.teardown();
   }
 
   /** Names of the PostgreSQL log files of the scenario (for the failure message). */

@@ -48,6 +48,12 @@ export interface NodeSpec {
   nodeOverrides: Obj;
   /** Set when the REST API serves HTTPS: what a trusted client presents. */
   restTls?: RestClientTls;
+  /** Address PostgreSQL and the REST API bind and advertise; default 127.0.0.1. */
+  host?: string;
+  /** Clients pg_hba.conf admits over TCP; default 127.0.0.1/32. */
+  clientNet?: string;
+  /** Wraps the agent's command line (run it inside a test network namespace). */
+  wrap?: (command: string, args: string[]) => { command: string; args: string[] };
   /**
    * The program that runs this node's YAML; default `node bin/pgwarden.js <yaml>`. The benchmark
    * runs Patroni on the same generated file this way.
@@ -58,13 +64,15 @@ export interface NodeSpec {
 /** The Patroni-style YAML of one node, generated from the template below plus overrides. */
 export function nodeConfig(spec: NodeSpec): Obj {
   const dataDir = join(spec.dir, 'data', spec.name);
+  const host = spec.host ?? '127.0.0.1';
+  const clients = spec.clientNet ?? '127.0.0.1/32';
   const base: Obj = {
     scope: spec.scope,
     namespace: '/service/',
     name: spec.name,
     restapi: {
-      listen: `127.0.0.1:${spec.restPort}`,
-      connect_address: `127.0.0.1:${spec.restPort}`,
+      listen: `${host}:${spec.restPort}`,
+      connect_address: `${host}:${spec.restPort}`,
       authentication: { ...CREDENTIALS.restapi },
     },
     etcd3: { hosts: [spec.etcdHostPort] },
@@ -83,13 +91,13 @@ export function nodeConfig(spec: NodeSpec): Obj {
       ),
       initdb: [{ encoding: 'UTF8' }, 'data-checksums'],
       pg_hba: [
-        'host replication replicator 127.0.0.1/32 scram-sha-256',
-        'host all all 127.0.0.1/32 scram-sha-256',
+        `host replication replicator ${clients} scram-sha-256`,
+        `host all all ${clients} scram-sha-256`,
       ],
     },
     postgresql: {
-      listen: `127.0.0.1:${spec.pgPort}`,
-      connect_address: `127.0.0.1:${spec.pgPort}`,
+      listen: `${host}:${spec.pgPort}`,
+      connect_address: `${host}:${spec.pgPort}`,
       data_dir: dataDir,
       bin_dir: PG_BIN_DIR,
       pgpass: join(spec.dir, `pgpass_${spec.name}`),
@@ -141,11 +149,12 @@ export class AgentNode {
   /** The REST API's base URL (https when the scenario enabled TLS) and client TLS settings. */
   get restApi(): RestTarget {
     const tls = this.spec.restTls;
-    return tls ? { url: `https://127.0.0.1:${this.spec.restPort}`, tls } : { url: `http://127.0.0.1:${this.spec.restPort}` };
+    const at = `${this.spec.host ?? '127.0.0.1'}:${this.spec.restPort}`;
+    return tls ? { url: `https://${at}`, tls } : { url: `http://${at}` };
   }
 
   get pg(): PgTarget {
-    return { host: '127.0.0.1', port: this.spec.pgPort, user: CREDENTIALS.superuser.username, password: CREDENTIALS.superuser.password };
+    return { host: this.spec.host ?? '127.0.0.1', port: this.spec.pgPort, user: CREDENTIALS.superuser.username, password: CREDENTIALS.superuser.password };
   }
 
   get agentRunning(): boolean {
@@ -174,7 +183,8 @@ export class AgentNode {
     registerDataDir(this.dataDir);
     this.starts++;
     writeFileSync(this.logPath, `\n===== features: start #${this.starts} of ${this.name} at ${new Date().toISOString()} =====\n`, { flag: 'a' });
-    const program = this.spec.program?.(this.configPath) ?? { command: process.execPath, args: [AGENT_BIN, this.configPath] };
+    const plain = this.spec.program?.(this.configPath) ?? { command: process.execPath, args: [AGENT_BIN, this.configPath] };
+    const program = this.spec.wrap ? this.spec.wrap(plain.command, plain.args) : plain;
     this.proc = await ManagedProcess.start(this.name, program.command, program.args, {
       cwd: this.spec.dir,
       logPath: this.logPath,

@@ -1,7 +1,7 @@
 import { World, setDefaultTimeout, setWorldConstructor, type IWorldOptions } from '@cucumber/cucumber';
 import type { ScenarioCluster } from './cluster.js';
 import type { RestAnswer } from './rest.js';
-import type { Writer } from './writer.js';
+import type { Ack, Writer } from './writer.js';
 
 /** Upper bound of any single step; the steps themselves poll with their own "within N s". */
 setDefaultTimeout(180_000);
@@ -60,6 +60,11 @@ export class PgWorld extends World {
       return this.newLeader;
     }
     return name;
+  }
+
+  /** Every acknowledgement the writer and the probers got, oldest first. */
+  allAcks(): Ack[] {
+    return [...(this.writer?.acks ?? []), ...this.probers.flatMap((p) => p.acks)].sort((a, b) => a.at - b.at);
   }
 
   /** Seconds since the last fault, for progress lines. */

@@ -69,3 +69,48 @@ export class Writer {
     return gap;
   }
 }
+
+/** A stretch of consecutive acknowledgements (in time order) by one server. */
+export interface AckRun {
+  port: number;
+  first: number;
+  last: number;
+  count: number;
+}
+
+/** Acknowledgements of all clients, oldest first, cut into runs by the server that gave them. */
+export function ackRuns(acks: readonly Ack[]): AckRun[] {
+  const runs: AckRun[] = [];
+  for (const a of [...acks].sort((x, y) => x.at - y.at)) {
+    const run = runs.at(-1);
+    if (run && run.port === a.port) {
+      run.last = a.at;
+      run.count++;
+    } else {
+      runs.push({ port: a.port, first: a.at, last: a.at, count: 1 });
+    }
+  }
+  return runs;
+}
+
+/**
+ * Where two servers took writes at overlapping times: a server that acknowledges again after
+ * another one has acknowledged since its own earlier run. (With one primary at a time, each
+ * server's acknowledgements form one run, as long as the leadership never goes back to a former
+ * primary, which no fault scenario does.) One line per overlap, with the times relative to `t0`.
+ */
+export function overlappingWriters(acks: readonly Ack[], t0: number): string[] {
+  const s = (t: number): string => `${((t - t0) / 1000).toFixed(2)} s`;
+  const seen = new Map<number, AckRun>();
+  const out: string[] = [];
+  const runs = ackRuns(acks);
+  for (const [i, run] of runs.entries()) {
+    const earlier = seen.get(run.port);
+    if (earlier) {
+      const between = runs.slice(runs.indexOf(earlier) + 1, i).map((r) => `port ${r.port} (${r.count} writes ${s(r.first)}–${s(r.last)})`);
+      out.push(`port ${run.port} acknowledged writes ${s(earlier.first)}–${s(earlier.last)} and again ${s(run.first)}–${s(run.last)}, with ${between.join(', ')} in between`);
+    }
+    seen.set(run.port, run);
+  }
+  return out;
+}

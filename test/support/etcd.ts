@@ -26,6 +26,10 @@ export interface EtcdOptions {
   readyTimeoutMs?: number;
   /** Skip the health wait (a member of a cluster whose quorum is not up yet). */
   noWait?: boolean;
+  /** Address to bind and advertise; default 127.0.0.1 (the features' test network gives its own). */
+  host?: string;
+  /** Wraps the command line, e.g. to run etcd inside a test network namespace (`nsenter ...`). */
+  wrap?: (command: string, args: string[]) => { command: string; args: string[] };
 }
 
 /** A running etcd member started by the tests. Only ever signals its own PID. */
@@ -87,7 +91,7 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Starts one etcd member bound to 127.0.0.1, logging to `<dir>/etcd.log`, and waits until it
+ * Starts one etcd member bound to 127.0.0.1 (or `host`), logging to `<dir>/etcd.log`, and waits until it
  * reports healthy. Works for any OS user: files live under `os.tmpdir()`.
  */
 export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdProcess> {
@@ -97,8 +101,9 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdProcess> {
   const dir = await mkdtemp(join(tmpdir(), `pgwarden-${name}-`));
   const dataDir = opts.dataDir ?? join(dir, 'data');
   const logPath = join(dir, 'etcd.log');
-  const endpoint = `http://127.0.0.1:${clientPort}`;
-  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const host = opts.host ?? '127.0.0.1';
+  const endpoint = `http://${host}:${clientPort}`;
+  const peerUrl = `http://${host}:${peerPort}`;
   const initialCluster = opts.initialCluster ?? `${name}=${peerUrl}`;
   const args = [
     '--name', name,
@@ -116,7 +121,9 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdProcess> {
   const log = openSync(logPath, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(opts.binary ?? '/usr/bin/etcd', args, { stdio: ['ignore', log, log] });
+    const binary = opts.binary ?? '/usr/bin/etcd';
+    const line = opts.wrap ? opts.wrap(binary, args) : { command: binary, args };
+    child = spawn(line.command, line.args, { stdio: ['ignore', log, log] });
   } finally {
     closeSync(log);
   }
