@@ -25,26 +25,9 @@ When('I start {node}', async function (this: PgWorld, name: string) {
   await this.cluster.node(this.resolveName(name)).start();
 });
 
-/**
- * The usual starting point: etcd, postgres0 bootstraps and leads, then postgres1.. join as
- * streaming replicas. Starting postgres0 alone first makes the leader predictable.
- */
+/** The usual starting point (see ScenarioCluster.startCluster). */
 Given('a running cluster of {int} nodes', async function (this: PgWorld, count: number) {
-  const c = this.cluster;
-  await c.startEtcd();
-  await c.node('postgres0').start();
-  await waitFor(60, 'postgres0 is the leader', async () => {
-    await c.assertLeader('postgres0');
-    return true;
-  });
-  const others = Array.from({ length: count - 1 }, (_, i) => `postgres${i + 1}`);
-  for (const name of others) await c.node(name).start();
-  for (const name of others) {
-    await waitFor(120, `${name} is a streaming replica of postgres0`, async () => {
-      await c.assertStreamingReplica(name, 'postgres0');
-      return true;
-    });
-  }
+  await this.cluster.startCluster(count);
   this.note(`cluster of ${count} nodes up: postgres0 leads`);
 });
 
@@ -52,24 +35,8 @@ Given('haproxy is running', async function (this: PgWorld) {
   await this.cluster.startHaproxy();
 });
 
-/**
- * haproxy starts every server UP until its checks fail, so wait for the settled picture (only
- * `name` UP and every other server DOWN in the primary section) before trusting the read-write port.
- */
 Then('haproxy routes writes to {node} within {int} seconds', async function (this: PgWorld, name: string, seconds: number) {
-  const c = this.cluster;
-  const node = c.node(this.resolveName(name));
-  await waitFor(seconds, `haproxy's primary section has only ${node.name} UP and a connection reaches it`, async () => {
-    const states = await c.haproxy!.serverStates('primary');
-    // "UP 1/2" is still UP (going down) and gets traffic; "DOWN 1/2" is still DOWN.
-    for (const [server, state] of Object.entries(states)) {
-      const settled = server === node.name ? state === 'UP' : state.startsWith('DOWN');
-      if (!settled) throw new Error(`haproxy server states: ${JSON.stringify(states)}`);
-    }
-    const rows = await query<{ port: number }>(c.haproxyPrimary(), 'SELECT inet_server_port() AS port');
-    if (rows[0]?.port !== node.spec.pgPort) throw new Error(`reached port ${String(rows[0]?.port)}`);
-    return true;
-  });
+  await this.cluster.waitHaproxyRoutesTo(this.resolveName(name), seconds);
 });
 
 Then('{node} is the leader within {int} seconds', async function (this: PgWorld, name: string, seconds: number) {

@@ -6,11 +6,11 @@ import { DcsView } from './dcs.js';
 import { Haproxy } from './haproxy.js';
 import { AgentNode, deepMerge } from './node.js';
 import { forgetDataDir } from './process.js';
-import { describeError } from './poll.js';
+import { describeError, waitFor } from './poll.js';
 import { NET, TestNetwork, type NetHost } from './netns.js';
 import { MAX_NODES, type PortSlot } from './ports.js';
 import { rest } from './rest.js';
-import { isInRecovery, walReceiver, replicationRows, type PgTarget } from './sql.js';
+import { isInRecovery, query, walReceiver, replicationRows, type PgTarget } from './sql.js';
 
 /**
  * Agent log lines that mean a programming error in pgwarden: any of them fails the scenario.
@@ -150,6 +150,47 @@ export class ScenarioCluster {
       this.certs ? { caFile: this.certs.caCert, crtFile: this.certs.nodePem } : undefined,
     );
     return this.haproxy;
+  }
+
+  /**
+   * The usual starting point: etcd, postgres0 bootstraps and leads, then postgres1.. join as
+   * streaming replicas. Starting postgres0 alone first makes the leader predictable.
+   */
+  async startCluster(count: number): Promise<void> {
+    await this.startEtcd();
+    await this.node('postgres0').start();
+    await waitFor(60, 'postgres0 is the leader', async () => {
+      await this.assertLeader('postgres0');
+      return true;
+    });
+    const others = Array.from({ length: count - 1 }, (_, i) => `postgres${i + 1}`);
+    for (const name of others) await this.node(name).start();
+    for (const name of others) {
+      await waitFor(120, `${name} is a streaming replica of postgres0`, async () => {
+        await this.assertStreamingReplica(name, 'postgres0');
+        return true;
+      });
+    }
+  }
+
+  /**
+   * haproxy starts every server UP until its checks fail, so wait for the settled picture (only
+   * `name` UP and every other server DOWN in the primary section) before trusting the read-write port.
+   */
+  async waitHaproxyRoutesTo(name: string, seconds: number): Promise<void> {
+    const node = this.node(name);
+    await waitFor(seconds, `haproxy's primary section has only ${node.name} UP and a connection reaches it`, async () => {
+      if (!this.haproxy) throw new Error('haproxy is not running in this scenario');
+      const states = await this.haproxy.serverStates('primary');
+      // "UP 1/2" is still UP (going down) and gets traffic; "DOWN 1/2" is still DOWN.
+      for (const [server, state] of Object.entries(states)) {
+        const settled = server === node.name ? state === 'UP' : state.startsWith('DOWN');
+        if (!settled) throw new Error(`haproxy server states: ${JSON.stringify(states)}`);
+      }
+      const rows = await query<{ port: number }>(this.haproxyPrimary(), 'SELECT inet_server_port() AS port');
+      if (rows[0]?.port !== node.spec.pgPort) throw new Error(`reached port ${String(rows[0]?.port)}`);
+      return true;
+    });
   }
 
   /** SQL target of haproxy's read-write (primary) port. */
