@@ -3,7 +3,7 @@ import type { PeerStatus } from '../../../src/domain/peer.js';
 import type { PgStatus } from '../../../src/domain/pg-status.js';
 import { errorText } from '../../../src/errors.js';
 import type { decide as realDecide } from '../../../src/ha/decide.js';
-import { initialMemory, type Action, type FinishedTask, type Memory, type Observation, type Settings, type TaskKind } from '../../../src/ha/types.js';
+import { initialMemory, type FinishedTask, type Memory, type Observation, type Settings, type TaskKind } from '../../../src/ha/types.js';
 import { memberData } from '../../../src/loop/member-data.js';
 import type { StopMode } from '../../../src/postgres/port.js';
 import { DcsClient, type DcsNet, type DcsStore } from './fake-dcs.js';
@@ -13,7 +13,9 @@ import { FENCE_MARGIN_MS, stopBudgetMs } from '../../../src/loop/fence.js';
 import { SimFence } from './fence.js';
 import type { Rng } from './prng.js';
 import { Process, type Gen, type Scheduler } from './scheduler.js';
-import { bootstrapBody, cloneBody, promoteBody, rejoinBody, startBody, type TaskHost } from './task-bodies.js';
+import { execute, type ExecHost } from './executors.js';
+import { failsafeRound, probePeers, type FailsafeLeg } from './peer-calls.js';
+import type { TaskHost } from './task-bodies.js';
 
 /** What an agent needs from the world around it. */
 export interface AgentEnv {
@@ -26,6 +28,12 @@ export interface AgentEnv {
   pgOf(name: string): FakePg;
   /** A peer's `/patroni` as read by `from` now: answer delay and content. */
   peerAnswer(from: string, name: string): { delay: number; status: PeerStatus };
+  /** How `POST /failsafe` from `from` to `name` travels (null: no answer before the timeout). */
+  failsafeLeg(from: string, name: string): FailsafeLeg | null;
+  /** Statistics: a failsafe round ended, confirmed by every member or not. */
+  onFailsafeRound(confirmed: boolean): void;
+  /** `pg_last_wal_receive_lsn()` of `name`'s server asked by `from`: a position, null (primary), or an error text. */
+  receivedLsnOf(from: string, name: string): number | null | string;
   trace(node: string, text: string): void;
   /** Called at the instant etcd creates the leader key for a racing replica (invariant 2). */
   onRace(node: string): void;
@@ -39,10 +47,12 @@ export interface AgentEnv {
   onFenceStop(node: string, demotedSinceArm: boolean): void;
 }
 
+/** Deadline of one `POST /failsafe` (`failsafePing` executor: min(2 × 750 ms, retry_timeout)). */
+const FAILSAFE_POST_TIMEOUT_MS = 1_500;
 /** Budget the fence gives its immediate stop (`pg.stop('immediate', 5_000)` in the loop). */
 const FENCE_STOP_TIMEOUT_MS = 5_000;
-/** Wall-clock time at simulated time 0 (only compared with scheduled_at, which the sim never sets). */
-const SIM_WALL_EPOCH_MS = Date.parse('2026-01-01T00:00:00Z');
+/** Wall-clock time at simulated time 0 (compared with the `scheduled_at` of operator requests). */
+export const SIM_WALL_EPOCH_MS = Date.parse('2026-01-01T00:00:00Z');
 
 /**
  * One node's pgwarden daemon as the simulation runs it: the HA loop of `src/loop/loop.ts`
@@ -54,16 +64,26 @@ const SIM_WALL_EPOCH_MS = Date.parse('2026-01-01T00:00:00Z');
  * (returned false or threw) skips the member-key write and asks for the next cycle soon. The REST
  * API a peer reads is the view published at the end of the last cycle.
  *
- * Simplifications: no REST API, slots, config changes or pause; PostgreSQL probes never fail;
- * `follow` always reloads; task cancellation drops the task at once.
+ * Failsafe mode as the loop runs it: a `failsafePing` first action is carried out before the
+ * second `decide` call, and a round every member accepted moves the lease deadline to its send
+ * time + ttl (and arms the fence); `POST /failsafe` from a leader is remembered for the
+ * `failsafeLeader` observation, in memory only (a restarted agent has forgotten it).
+ *
+ * Simplifications: no REST API besides `/patroni` and `/failsafe`, no slots, config changes or
+ * pause; PostgreSQL probes never fail; `follow` always reloads; task cancellation drops the task
+ * at once.
  */
-export class Agent {
+export class Agent implements ExecHost {
   memory: Memory = initialMemory;
   leaderUntil: number | null = null;
   /** Sim time the loop last stopped PostgreSQL or started it read-only. */
   private demotedAt = -Infinity;
   /** PostgreSQL as of the last completed cycle: what `/patroni` answers. */
   viewPg: PgStatus | null = null;
+  /** The lease deadline the last failsafe round set (null once etcd confirmed a renewal since). */
+  failsafeUntil: number | null = null;
+  /** The last leader that sent `POST /failsafe` and when (sim ms). */
+  private failsafeHeard: { name: string; at: number } | null = null;
   task: { kind: TaskKind; startedAt: number; proc: Process } | null = null;
   alive = true;
   frozen = false;
@@ -73,15 +93,15 @@ export class Agent {
   /** Like `logReason` in the loop: a reason is traced when it changes. */
   private lastReason = '';
   private readonly loop: Process;
-  private readonly fence: SimFence;
-  private readonly host: TaskHost;
+  readonly fence: SimFence;
+  readonly host: TaskHost;
   private readonly s: Settings;
 
   constructor(
     readonly name: string,
     readonly pg: FakePg,
     readonly index: number,
-    private readonly env: AgentEnv,
+    readonly env: AgentEnv,
   ) {
     this.s = env.settings;
     this.dcs = new DcsClient(name, env.store, env.net, () => env.sched.now);
@@ -90,6 +110,8 @@ export class Agent {
     });
     this.fence = new SimFence(env.sched, FENCE_MARGIN_MS, (reason) => this.fenceStop(reason), env.fence);
     this.host = { name, pg, env, dcs: this.dcs, settings: this.s, stopPg: (m) => this.loopStop(m), acquire: (p) => this.acquire(p) };
+    // A new daemon process has a new PostgreSQL adapter, without the old one's in-memory override.
+    pg.adapterSsn = null;
   }
 
   private get now(): number {
@@ -127,6 +149,14 @@ export class Agent {
   /** An etcd watch event reached this node. */
   wake(delay: number): void {
     this.loop.wake(delay);
+  }
+
+  /** `POST /failsafe` from `leader` reaches this node's REST API (`acceptFailsafe`). */
+  acceptFailsafe(leader: string): boolean {
+    if (!this.alive || this.frozen || !this.s.failsafeMode) return false;
+    if (this.viewPg?.running && !this.viewPg.inRecovery) return false;
+    this.failsafeHeard = { name: leader, at: this.now };
+    return true;
   }
 
   private *run(): Gen<void> {
@@ -169,7 +199,7 @@ export class Agent {
       pg,
       leaderUntil: this.leaderUntil,
       failsafe: null,
-      failsafeLeader: null,
+      failsafeLeader: this.failsafeHeard === null ? null : { name: this.failsafeHeard.name, ageMs: this.now - this.failsafeHeard.at },
       task,
       finished,
       peers: null,
@@ -177,10 +207,13 @@ export class Agent {
     let decision = this.env.decide(observation, this.memory);
     const first = decision.actions[0];
     if (first?.type === 'probePeers') {
-      const peers = yield* this.probePeers(first.members.map((m) => m.name));
+      const peers = yield* probePeers(this.env, this.name, first.members.map((m) => m.name));
       const seen = peers.map((p) => `${p.name}=${p.reachable ? `${p.isPrimary ? 'primary@' : ''}${p.lsn}` : 'unreachable'}`);
       this.env.trace(this.name, `probed peers at my WAL position ${pg.running ? pg.lsn : '-'}: ${seen.join(', ')}`);
-      decision = this.env.decide({ ...observation, peers, now: this.now }, this.memory);
+      decision = this.env.decide({ ...observation, peers, now: this.now, wallNow: SIM_WALL_EPOCH_MS + this.now }, this.memory);
+    } else if (first?.type === 'failsafePing') {
+      const failsafe = yield* this.failsafePing(first.members.map((m) => m.name));
+      decision = this.env.decide({ ...observation, failsafe, leaderUntil: this.leaderUntil, now: this.now, wallNow: SIM_WALL_EPOCH_MS + this.now }, this.memory);
     }
     this.memory = decision.memory;
     if (decision.reason !== this.lastReason) {
@@ -191,9 +224,9 @@ export class Agent {
     let again = false;
     let failed = false;
     for (const action of decision.actions) {
-      if (action.type === 'probePeers') continue;
+      if (action.type === 'probePeers' || action.type === 'failsafePing') continue;
       try {
-        failed = !(yield* this.execute(action));
+        failed = !(yield* execute(this, action));
       } catch (e) {
         this.env.trace(this.name, `${action.type} failed: ${errorText(e)}`);
         failed = true;
@@ -207,17 +240,19 @@ export class Agent {
     return again || failed || !dcsObs.ok;
   }
 
-  /** Asks peers in parallel; each answer reflects the peer's view when the request reaches it. */
-  private *probePeers(names: string[]): Gen<PeerStatus[]> {
-    const start = this.now;
-    const delays = names.map((n) => ({ n, d: this.env.peerAnswer(this.name, n).delay })).sort((a, b) => a.d - b.d);
-    const out = new Map<string, PeerStatus>();
-    for (const { n, d } of delays) {
-      const wait = start + d - this.now;
-      if (wait > 0) yield wait;
-      out.set(n, this.env.peerAnswer(this.name, n).status);
+  /** The `failsafePing` executor: every member accepted → lease deadline = send time + ttl. */
+  private *failsafePing(names: string[]): Gen<{ accepted: string[]; refused: string[] }> {
+    const sentAt = this.now;
+    const answers = yield* failsafeRound(this.env, this.name, names, Math.min(FAILSAFE_POST_TIMEOUT_MS, this.s.retryTimeoutMs));
+    this.env.onFailsafeRound(answers.refused.length === 0);
+    if (answers.refused.length === 0) {
+      this.leaderUntil = sentAt + this.s.ttlMs;
+      this.failsafeUntil = this.leaderUntil;
+      this.fence.arm(this.leaderUntil);
     }
-    return names.map((n) => out.get(n)!);
+    const who = answers.refused.length === 0 ? `all confirmed (${answers.accepted.join(', ') || 'no other member'})` : `refused or silent: ${answers.refused.join(', ')}`;
+    this.env.trace(this.name, `failsafe round: ${who}`);
+    return answers;
   }
 
   private *publishMember(cluster: ClusterSnapshot, pg: PgStatus): Gen<void> {
@@ -257,14 +292,14 @@ export class Agent {
   }
 
   /** `stopPg()` of the executors: a stop the loop ordered leaves nothing for the fence to stop. */
-  private *loopStop(mode: StopMode): Gen<void> {
+  *loopStop(mode: StopMode): Gen<void> {
     yield* this.stopPg(mode);
     this.demotedAt = this.now;
     this.fence.disarm();
   }
 
   /** Keepalive + create, as `acquire()` in the executors: the deadline counts from before the keepalive. */
-  private *acquire(promote: boolean): Gen<boolean> {
+  *acquire(promote: boolean): Gen<boolean> {
     const sentAt = this.now;
     if (!(yield* this.dcs.keepAlive())) yield* this.dcs.ensureLease(this.s.ttlMs);
     const won = yield* this.dcs.attemptToAcquireLeader(() => {
@@ -272,6 +307,7 @@ export class Agent {
     });
     if (won) {
       this.leaderUntil = sentAt + this.s.ttlMs;
+      this.failsafeUntil = null;
       this.fence.arm(this.leaderUntil);
     }
     return won;
@@ -285,104 +321,11 @@ export class Agent {
     this.loop.wake(0);
   }
 
-  private *execute(a: Action): Gen<boolean> {
-    const rng = this.env.rng;
-    switch (a.type) {
-      case 'probePeers':
-        return true;
-      case 'renewLeader': {
-        const sentAt = this.now;
-        if (yield* this.dcs.updateLeader()) {
-          this.leaderUntil = sentAt + this.s.ttlMs;
-          this.fence.arm(this.leaderUntil);
-          return true;
-        }
-        // As the real executor: a key gone before our own deadline is created again if nobody holds it.
-        if (this.leaderUntil !== null && this.now < this.leaderUntil && (yield* this.acquire(false))) {
-          this.env.trace(this.name, 'leader key vanished before my deadline; created it again');
-          return true;
-        }
-        this.leaderUntil = null;
-        this.fence.trip('etcd refused the leader renewal: the key is gone or held by another node');
-        return false;
-      }
-      case 'acquireLeader': {
-        if (!(yield* this.acquire(a.promote))) return false;
-        if (a.promote) this.startTask('promote', promoteBody(this.host));
-        return true;
-      }
-      case 'releaseLeader':
-        yield* this.dcs.deleteLeader();
-        this.leaderUntil = null;
-        this.fence.disarm();
-        return true;
-      case 'bootstrap':
-        if (!(yield* this.dcs.initializeRace())) return false;
-        this.startTask('bootstrap', bootstrapBody(this.host));
-        return true;
-      case 'clone':
-        this.startTask('clone', cloneBody(this.host, a.source.name, a.follow.name));
-        return true;
-      case 'start':
-        if (a.role === 'replica') {
-          this.demotedAt = this.now;
-          this.fence.disarm();
-        }
-        this.startTask('start', startBody(this.host, a.role, a.role === 'replica' ? (a.upstream?.name ?? null) : null));
-        return true;
-      case 'promote':
-        this.startTask('promote', promoteBody(this.host));
-        return true;
-      case 'switchover':
-      case 'clearFailover':
-        // decide emits these only for a `failover` key, which the simulated etcd never holds.
-        throw new Error(`${a.type}: the simulation issues no switchover requests`);
-      case 'writeFailsafe':
-      case 'failsafePing':
-      case 'writeSync':
-      case 'setSyncStandbyNames':
-        // decide emits these only in synchronous mode, which the simulation does not turn on.
-        throw new Error(`${a.type}: the simulation runs in asynchronous mode`);
-      case 'stop':
-        yield* this.loopStop(a.mode);
-        return true;
-      case 'follow':
-        yield rng.int(2, 20);
-        this.pg.follow(a.upstream?.name ?? null);
-        return true;
-      case 'rejoin':
-        this.startTask('rejoin', rejoinBody(this.host, a.upstream.name));
-        return true;
-      case 'cancelTask':
-        this.cancelTask();
-        yield rng.int(1, 20);
-        return true;
-      case 'writeStatus':
-        yield* this.dcs.writeStatus(a.optime);
-        return true;
-      case 'writeHistory': {
-        const rows = this.pg.timelines.history(this.pg.tl);
-        const last = rows[rows.length - 1];
-        if (last) rows[rows.length - 1] = [last[0], last[1], last[2], `sim+${this.now}ms`, this.name];
-        yield* this.dcs.writeHistory(rows);
-        return true;
-      }
-      case 'writeInitialize':
-        yield* this.dcs.setInitialize(a.sysid);
-        return true;
-      case 'writeConfig':
-        yield* this.dcs.setConfig({ ttl: this.s.ttlMs / 1000 }, '0');
-        return true;
-      case 'syncSlots':
-        yield rng.int(1, 10);
-        return true;
-      case 'fatal':
-        this.env.onFatal(this.name, a.message);
-        return false;
-    }
+  markDemoted(): void {
+    this.demotedAt = this.now;
   }
 
-  private startTask(kind: TaskKind, body: Gen<void>): void {
+  startTask(kind: TaskKind, body: Gen<void>): void {
     if (this.task) throw new Error(`cannot start ${kind}: ${this.task.kind} is still running`);
     const proc: Process = new Process(this.env.sched, body, (e) => {
       if (this.task?.proc !== proc) return;
@@ -398,7 +341,7 @@ export class Agent {
   }
 
   /** Aborts the task; a postmaster it was starting dies with it (a launched promote cannot be recalled). */
-  private cancelTask(): void {
+  cancelTask(): void {
     const t = this.task;
     if (!t) return;
     t.proc.stop();

@@ -4,27 +4,63 @@ import { decide } from '../../../src/ha/decide.js';
 import type { Decision, Memory, Observation } from '../../../src/ha/types.js';
 import type { FaultKind } from './faults.js';
 import type { Invariant } from './invariants.js';
+import { knownBugs } from './known-src-bugs.js';
+import { forgetsFailsafe, ignoresSyncKey, listsUnconfirmedStandbys } from './mutants.js';
+import { isSimMode, PROFILES, SIM_MODES, type SimMode } from './profiles.js';
 import { runSim, type SimOptions, type SimResult } from './world.js';
 
 const SEEDS = Number(process.env['SIM_SEEDS'] ?? 200);
+/** Seeds per schedule kind other than `async`. */
+const MODE_SEEDS = Number(process.env['SIM_MODE_SEEDS'] ?? 200);
 const replay = process.env['SIM_SEED'];
+const replayMode = process.env['SIM_MODE'] ?? 'async';
 const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
 
 /**
  * One entry per failing seed: the violation and how to replay it, plus the trace of that moment
  * for the first `detailed` seeds (the rest would drown the output).
  */
-function report(results: SimResult[], invariant: Invariant, detailed = 3): string[] {
-  const hits = results.flatMap((r) => r.violations.filter((v) => v.invariant === invariant).map((v) => ({ seed: r.seed, v })));
-  return hits.map(({ seed, v }, i) =>
+function report(results: readonly SimResult[], invariant: Invariant, detailed = 3): string[] {
+  const hits = results.flatMap((r) => r.violations.filter((v) => v.invariant === invariant).map((v) => ({ seed: r.seed, mode: r.mode, v })));
+  return hits.map(({ seed, mode, v }, i) =>
     [
-      `seed ${seed}: ${v.invariant}: ${v.message} (at ${(v.at / 1000).toFixed(3)} s)`,
-      ...(i < detailed ? [`  replay: SIM_SEED=${seed} node --import tsx --test test/unit/sim/cluster.sim.test.ts`, ...v.trace.map((l) => `  ${l}`)] : []),
+      `${mode} seed ${seed}: ${v.invariant}: ${v.message} (at ${(v.at / 1000).toFixed(3)} s)`,
+      ...(i < detailed ? [`  replay: SIM_MODE=${mode} SIM_SEED=${seed} node --import tsx --test test/unit/sim/cluster.sim.test.ts`, ...v.trace.map((l) => `  ${l}`)] : []),
     ].join('\n'),
   );
 }
 
 const withDecide = (d: typeof decide) => (seed: number) => runSim({ seed, decide: d });
+/** The first seed where the broken decide breaks `invariant` and the real one does not (the catch is the mutant's doing). */
+function caughtBeyondReal(mode: SimMode, seeds: number[], broken: typeof decide, invariant: Invariant): number | null {
+  const violates = (r: SimResult): boolean => r.violations.some((v) => v.invariant === invariant);
+  return seeds.find((seed) => violates(runSim({ seed, mode, decide: broken })) && !violates(runSim({ seed, mode }))) ?? null;
+}
+const sum = (results: readonly SimResult[], key: keyof SimResult['stats']): number => results.reduce((n, r) => n + r.stats[key], 0);
+
+/** Test titles of the invariants checked in the schedules of every mode. */
+const TITLES: Record<Invariant, string> = {
+  belief: 'never has two running primaries that both believe they lead, and one that believes it leads holds the key (or runs on a failsafe round every member confirmed while nobody holds it)',
+  dual: 'never has two writable primaries, except while one agent is frozen (no watchdog)',
+  fencing: 'stops a primary no later than 500 ms after its lease deadline',
+  lag: 'never lets a replica win the race further behind status.optime than maximum_lag_on_failover, unless an operator named it',
+  convergence: 'converges within 3 × ttl + 4 × loop_wait after the last fault and request',
+  streaming: 'leaves every replica able to replay the leader WAL after the faults',
+  fatal: 'never stops a node with an error that needs a human',
+  fenceReplica: 'never lets the lease fence stop a server the loop already made read-only',
+  syncPromotion: 'never promotes automatically a node the sync key does not name',
+  syncLoss: 'never loses a commit a client saw acknowledged (except by an explicit operator failover)',
+};
+const ASYNC_INVARIANTS: readonly Invariant[] = ['belief', 'dual', 'fencing', 'lag', 'convergence', 'streaming', 'fatal', 'fenceReplica'];
+
+/** What each kind of schedule must have exercised for its invariants to mean something. */
+const EXERCISED: Record<Exclude<SimMode, 'async'>, { what: string; ok: (rs: readonly SimResult[]) => boolean }> = {
+  sync: { what: 'synchronous acknowledgements and requested takeovers', ok: (rs) => sum(rs, 'ackAdvances') > 0 && sum(rs, 'requestedTakeovers') > 0 },
+  strict: { what: 'synchronous acknowledgements and requested takeovers', ok: (rs) => sum(rs, 'ackAdvances') > 0 && sum(rs, 'requestedTakeovers') > 0 },
+  failsafe: { what: 'failsafe rounds that every member confirmed', ok: (rs) => sum(rs, 'failsafeConfirmed') > rs.length },
+  syncFailsafe: { what: 'synchronous acknowledgements and confirmed failsafe rounds', ok: (rs) => sum(rs, 'ackAdvances') > 0 && sum(rs, 'failsafeConfirmed') > rs.length },
+  switchover: { what: 'operator requests carried out', ok: (rs) => sum(rs, 'requestedTakeovers') > rs.length },
+};
 /** A decide that never emits `stop`: only the lease fence can demote. */
 const noStop = (o: Observation, m: Memory): Decision => {
   const d = decide(o, m);
@@ -33,10 +69,11 @@ const noStop = (o: Observation, m: Memory): Decision => {
 const caught = (results: SimResult[], invariant: Invariant): boolean => results.some((r) => r.violations.some((v) => v.invariant === invariant));
 
 if (replay !== undefined) {
-  describe(`simulation seed ${replay}`, () => {
+  describe(`simulation seed ${replay} (${replayMode} schedule)`, () => {
     it('keeps every invariant', () => {
       const kinds = process.env['SIM_KINDS']?.split(',') as FaultKind[] | undefined;
-      const r = runSim({ seed: Number(replay), traceSize: 400, ...(kinds ? { kinds } : {}) });
+      assert.ok(isSimMode(replayMode), `SIM_MODE must be one of the modes in profiles.ts, not ${replayMode}`);
+      const r = runSim({ seed: Number(replay), mode: replayMode, traceSize: 400, ...(kinds ? { kinds } : {}) });
       for (const v of r.violations) console.log(`${v.invariant}: ${v.message} (at ${(v.at / 1000).toFixed(3)} s)\n${v.trace.join('\n')}\n`);
       if (r.violations.length === 0) console.log(r.trace.join('\n'));
       console.log(JSON.stringify(r.stats));
@@ -108,6 +145,13 @@ if (replay !== undefined) {
       assert.deepEqual(runSim(opts), runSim(opts));
     });
 
+    it('gives the same result twice for the same seed in every kind of schedule', () => {
+      for (const mode of SIM_MODES) {
+        const opts: SimOptions = { seed: 11, mode, traceSize: 100 };
+        assert.deepEqual(runSim(opts), runSim(opts), `${mode} seed 11 ran differently twice`);
+      }
+    });
+
     it('catches a daemon that never stops PostgreSQL (no stop from decide, no lease fence)', () => {
       const results = range(1, 10).map((seed) => runSim({ seed, decide: noStop, fence: false }));
       assert.ok(caught(results, 'fencing') && caught(results, 'dual'), 'a daemon that never demotes went unnoticed');
@@ -138,5 +182,47 @@ if (replay !== undefined) {
       };
       assert.ok(caught(range(1, 20).map(withDecide(stubborn)), 'convergence'), 'replicas left on the old leader went unnoticed');
     });
+
+    it('catches a decide that ignores syncRaceRefusal (a replica outside the sync key races)', () => {
+      assert.notEqual(caughtBeyondReal('sync', range(1, 20), ignoresSyncKey, 'syncPromotion'), null, 'a promotion outside the sync key went unnoticed');
+    });
+
+    it('catches a synchronous-mode leader that lists standbys in the sync key without making commits wait for them', () => {
+      assert.notEqual(caughtBeyondReal('sync', range(1, 40), listsUnconfirmedStandbys, 'syncLoss'), null, 'lost acknowledged commits went unnoticed');
+    });
+
+    it('catches a replica that races although it confirmed a failsafe leader less than ttl ago', () => {
+      assert.notEqual(caughtBeyondReal('failsafe', range(1, 40), forgetsFailsafe, 'belief'), null, 'overlapping primaries in failsafe mode went unnoticed');
+    });
   });
+
+  for (const mode of SIM_MODES.filter((m): m is Exclude<SimMode, 'async'> => m !== 'async')) {
+    const sync = PROFILES[mode].settings.synchronousMode === true;
+    const invariants: readonly Invariant[] = sync ? [...ASYNC_INVARIANTS, 'syncPromotion', 'syncLoss'] : ASYNC_INVARIANTS;
+    describe(`${mode} schedules (${MODE_SEEDS} seeds; replay one with SIM_MODE=${mode} SIM_SEED=<n>)`, () => {
+      let results: SimResult[] = [];
+      before(() => {
+        const started = Date.now();
+        results = range(1, MODE_SEEDS).map((seed) => runSim({ seed, mode }));
+        const failsafe = `${sum(results, 'failsafeRounds')} failsafe rounds (${sum(results, 'failsafeConfirmed')} confirmed by all)`;
+        console.log(
+          `${mode}: ${MODE_SEEDS} seeds in ${Date.now() - started} ms: ${sum(results, 'faults')} faults, ${sum(results, 'requests')} operator requests, ` +
+            `${sum(results, 'leaderChanges')} leader changes (${sum(results, 'requestedTakeovers')} by a requested candidate), ` +
+            `${sum(results, 'ackAdvances')} ticks with acknowledged commits, ${sum(results, 'forgivenLosses')} explicit failovers that lost some, ${failsafe}`,
+        );
+      });
+
+      it(`exercises ${EXERCISED[mode].what}, and real failovers`, () => {
+        assert.ok(EXERCISED[mode].ok(results), `${mode} schedules did not exercise ${EXERCISED[mode].what}`);
+        assert.ok(sum(results, 'leaderChanges') > 2 * MODE_SEEDS, `only ${sum(results, 'leaderChanges')} leader changes in ${MODE_SEEDS} runs`);
+      });
+
+      for (const invariant of invariants) {
+        const todo = knownBugs(mode, invariant);
+        it(TITLES[invariant], todo === undefined ? {} : { todo }, () => {
+          assert.deepEqual(report(results, invariant), []);
+        });
+      }
+    });
+  }
 }

@@ -1,4 +1,4 @@
-import type { ClusterSnapshot, HistoryRow, MemberData } from '../../../src/domain/cluster.js';
+import type { ClusterSnapshot, FailoverRequest, HistoryRow, MemberData, SyncState } from '../../../src/domain/cluster.js';
 import { PgwardenError } from '../../../src/errors.js';
 import type { Gen } from './scheduler.js';
 
@@ -8,8 +8,13 @@ import type { Gen } from './scheduler.js';
  * in-memory fake (`src/dcs/memory.ts`): create-if-absent acquire, compare-on-value renew and
  * delete, keepalive restarts a lease's TTL at the instant the request reaches etcd.
  *
+ * `sync` and `failover` are compare-and-set on their mod revision (`'0'` = absent), as in
+ * `memory.ts`; a `failover` holding `{}` reads as "nothing pending" but keeps its revision.
+ *
  * Simplifications: one etcd member (no raft, no quorum loss separate from "down"); revisions are a
- * single counter; `status`, `history`, `initialize`, `config` have no lease.
+ * single counter; `status`, `history`, `initialize`, `config`, `sync`, `failover`, `failsafe` have
+ * no lease; leases run down on the sim clock even while etcd is unreachable (real etcd renews them
+ * when a new raft leader takes over, so the fake loses keys sooner, never later).
  */
 export class DcsStore {
   private rev = 1;
@@ -22,6 +27,13 @@ export class DcsStore {
   private configRev = 0;
   optime: number | null = null;
   private history: HistoryRow[] | null = null;
+  /** `sync` key: value and mod revision. */
+  sync: { value: SyncState; modRev: number } | null = null;
+  /** `failover` key: value (`{}` when cleared) and mod revision. */
+  failover: { value: FailoverRequest; modRev: number } | null = null;
+  failsafe: Record<string, string> | null = null;
+  /** Every value written to `failover`, with the sim time (for the checker: which requests a node may have acted on). */
+  readonly failoverLog: { at: number; value: FailoverRequest }[] = [];
   /** Revision of the last change of the leader key (watchers wake on it). */
   leaderChangeRev = 0;
 
@@ -76,11 +88,11 @@ export class DcsStore {
       members: [...this.members].sort(([a], [b]) => a.localeCompare(b)).map(([name, m]) => ({ name, data: m.data, leaseId: m.lease })),
       optime: this.optime,
       history: this.history,
-      failover: null,
-      failoverModRevision: null,
-      sync: null,
-      syncModRevision: null,
-      failsafe: null,
+      failover: this.pendingFailover(),
+      failoverModRevision: this.failover ? String(this.failover.modRev) : null,
+      sync: this.sync ? { leader: this.sync.value.leader, standbys: [...this.sync.value.standbys] } : null,
+      syncModRevision: this.sync ? String(this.sync.modRev) : null,
+      failsafe: this.failsafe ? { ...this.failsafe } : null,
       revision: String(this.rev),
     };
   }
@@ -140,6 +152,48 @@ export class DcsStore {
 
   writeHistory(rows: HistoryRow[]): void {
     this.history = rows;
+    this.rev++;
+  }
+
+  /** The `failover` request as `getCluster` decodes it: `{}` is no request. */
+  pendingFailover(): FailoverRequest | null {
+    const v = this.failover?.value;
+    return v && Object.keys(v).length > 0 ? { ...v } : null;
+  }
+
+  /** `setSync` of the port: `null` deletes; compare on the mod revision (`'0'` = absent). */
+  setSync(value: SyncState | null, expected: string): boolean {
+    if (String(this.sync?.modRev ?? 0) !== expected) return false;
+    this.sync = value === null ? null : { value: { leader: value.leader, standbys: [...value.standbys].sort() }, modRev: ++this.rev };
+    if (value === null) this.rev++;
+    return true;
+  }
+
+  /** `setFailover` of the port: compare on the mod revision only when one is given. */
+  setFailover(value: FailoverRequest, expected?: string): boolean {
+    if (expected !== undefined && String(this.failover?.modRev ?? 0) !== expected) return false;
+    this.failover = { value: { ...value }, modRev: ++this.rev };
+    this.failoverLog.push({ at: this.clock(), value: { ...value } });
+    return true;
+  }
+
+  /**
+   * The latest request naming `node` as candidate that was in the key at some moment of the last
+   * `windowMs` — a node acts on the request it read, which another write may since have replaced.
+   */
+  requestNaming(node: string, windowMs: number): FailoverRequest | null {
+    const since = this.clock() - windowMs;
+    const log = this.failoverLog;
+    for (let i = log.length - 1; i >= 0; i--) {
+      const inForceUntil = log[i + 1]?.at ?? Infinity;
+      if (inForceUntil < since) break;
+      if (log[i]!.value.member === node) return log[i]!.value;
+    }
+    return null;
+  }
+
+  writeFailsafe(members: Record<string, string> | null): void {
+    this.failsafe = members === null ? null : { ...members };
     this.rev++;
   }
 
@@ -264,6 +318,23 @@ export class DcsClient {
 
   *writeHistory(rows: HistoryRow[]): Gen<void> {
     yield* this.call('write the history key', () => this.store.writeHistory(rows));
+  }
+
+  /** The `failover` key's mod revision from a full read (which, unlike `getCluster` here, does not count as the watch's view). */
+  *failoverRevision(): Gen<string | null> {
+    return yield* this.call('read the cluster', () => this.store.snapshot().failoverModRevision);
+  }
+
+  *setSync(value: SyncState | null, expected: string): Gen<boolean> {
+    return yield* this.call('write the sync key', () => this.store.setSync(value, expected));
+  }
+
+  *setFailover(value: FailoverRequest, expected?: string): Gen<boolean> {
+    return yield* this.call('write the failover key', () => this.store.setFailover(value, expected));
+  }
+
+  *writeFailsafe(members: Record<string, string> | null): Gen<void> {
+    yield* this.call('write the failsafe key', () => this.store.writeFailsafe(members));
   }
 
   /** True when a leader change happened since this node's last cluster read (a watch would fire at once). */

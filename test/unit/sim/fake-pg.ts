@@ -1,6 +1,7 @@
 import type { HistoryRow } from '../../../src/domain/cluster.js';
 import type { PgStatus } from '../../../src/domain/pg-status.js';
 import type { Scheduler } from './scheduler.js';
+import { replicationRows, type Sender } from './sync-rep.js';
 
 /**
  * WAL history as a tree: every promotion creates a timeline that forks from its parent at the
@@ -73,7 +74,14 @@ export class Timelines {
  * schedule even if the agent is frozen; a crash or stop cancels what is pending. WAL moves in
  * `World.tick`: a primary's position grows with writes, a standby copies from its source.
  *
- * Simplifications: no checkpoints, slots or replication connections; streaming needs only the
+ * Synchronous replication (see `sync-rep.ts`): the running server's `synchronous_standby_names`
+ * comes from the agent's adapter, which keeps pgwarden's override in memory and writes it into
+ * the configuration at every start and reload (`LocalPostgres.writeParameters`); a new agent
+ * process starts without an override, so its next start uses the configured value (`''`).
+ *
+ * Simplifications: checkpoints only at initdb, clean shutdown, after a promotion and on request
+ * (the shutdown checkpoint record is the last WAL record, so it starts one byte before the end of
+ * WAL); no slots; replication connections only as the world's list of WAL senders; streaming needs only the
  * source server to run and not be isolated from this one (etcd partitions do not cut
  * replication); a standby that cannot follow its source (diverged history) just stops advancing
  * and reports no upstream, as PostgreSQL's WAL receiver does when the source refuses its timeline
@@ -103,6 +111,19 @@ export class FakePg {
   private startedAt = 0;
   /** Set by the world: flushes this primary's WAL to its connected standbys. */
   onCleanStop: (pg: FakePg) => void = () => undefined;
+  /** Set by the world: the WAL senders of this server right now (standbys streaming from it). */
+  senders: (pg: FakePg) => Sender[] = () => [];
+  /** `synchronous_standby_names` of the running server. */
+  ssn = '';
+  /** The adapter's override (`setSyncStandbyNames`), applied at start and reload; null = configured `''`. */
+  adapterSsn: string | null = null;
+  /**
+   * Set by the world's tick: this standby's WAL sender reached `streaming` (it caught up with its
+   * source once since it connected); cleared when it disconnects.
+   */
+  caughtUp = false;
+  /** "Latest checkpoint location" of pg_controldata. */
+  checkpointLsn: number | null = null;
 
   constructor(
     readonly name: string,
@@ -113,6 +134,11 @@ export class FakePg {
 
   get isPrimary(): boolean {
     return this.running && !this.inRecovery;
+  }
+
+  /** Changes whenever the server starts, stops or moves to another timeline: one run as a primary. */
+  get run(): string {
+    return `${this.epoch}:${this.tl}`;
   }
 
   status(): PgStatus {
@@ -139,10 +165,10 @@ export class FakePg {
       replayPaused: false,
       postmasterStartTime: `sim+${this.startedAt}ms`,
       serverVersion: 150000,
-      replication: [],
+      replication: this.inRecovery ? [] : replicationRows(this.ssn, this.senders(this)),
       upstream: this.inRecovery && this.streaming && this.upstream ? `127.0.0.1:${this.port}` : null,
       pendingRestart: false,
-      syncStandbyNames: '',
+      syncStandbyNames: this.ssn,
     };
   }
 
@@ -159,7 +185,19 @@ export class FakePg {
       this.inRecovery = role === 'replica';
       this.upstream = role === 'replica' ? upstream : null;
       this.controlState = role === 'replica' ? 'in archive recovery' : 'in production';
+      this.ssn = this.adapterSsn ?? '';
     });
+  }
+
+  /** `setSyncStandbyNames` of the adapter: remembered, and applied at once by a reload if running. */
+  setSsn(value: string | null): void {
+    this.adapterSsn = value;
+    if (this.running) this.ssn = value ?? '';
+  }
+
+  /** `CHECKPOINT` on a primary (a restartpoint on a standby, which pg_controldata does not show here). */
+  checkpoint(): void {
+    if (this.isPrimary) this.checkpointLsn = this.lsn;
   }
 
   /** `pg_ctl promote`: leaves recovery on a new timeline `delayMs` later, unless stopped first. */
@@ -191,11 +229,15 @@ export class FakePg {
     if (this.running && how === 'fast') {
       this.controlState = this.inRecovery ? 'shut down in recovery' : 'shut down';
       // A clean shutdown sends all WAL to the connected standbys before the server exits.
-      if (!this.inRecovery) this.onCleanStop(this);
+      if (!this.inRecovery) {
+        this.checkpointLsn = this.lsn - 1;
+        this.onCleanStop(this);
+      }
     }
     this.running = false;
     this.starting = false;
     this.streaming = false;
+    this.caughtUp = false;
   }
 
   /** Points a running standby at another source (reload of primary_conninfo). */
@@ -203,6 +245,7 @@ export class FakePg {
     if (this.running && this.inRecovery && upstream !== this.upstream) {
       this.upstream = upstream;
       this.streaming = false;
+      this.caughtUp = false;
     }
   }
 
@@ -211,6 +254,7 @@ export class FakePg {
     this.sysid = sysid;
     this.tl = this.timelines.root();
     this.lsn = 0x2000000;
+    this.checkpointLsn = this.lsn;
     this.controlState = 'shut down';
   }
 
@@ -220,6 +264,7 @@ export class FakePg {
     this.sysid = src.sysid;
     this.tl = src.tl;
     this.lsn = src.lsn;
+    this.checkpointLsn = src.lsn;
     this.controlState = 'in archive recovery';
   }
 

@@ -31,10 +31,19 @@ export type FaultKind = Fault['kind'];
 export const FAULT_KINDS: readonly FaultKind[] = ['kill', 'crashPg', 'freeze', 'dcsDown', 'partition', 'isolate'];
 
 /**
+ * How likely each kind is, as cumulative thresholds of one uniform draw in `FAULT_KINDS` order
+ * (the last kind takes the rest). Every mix makes the same draws, so a mix changes which kind a
+ * fault is, never when it happens.
+ */
+export type FaultMix = readonly [kill: number, crashPg: number, freeze: number, dcsDown: number, partition: number];
+/** The original mix: 20 % kill, 12 % crash, 18 % freeze, 15 % etcd down, 20 % partition, 15 % isolation. */
+export const DEFAULT_MIX: FaultMix = [0.2, 0.32, 0.5, 0.65, 0.85];
+
+/**
  * Faults start at `from` and none starts after `until`; gaps of 1–15 s, so some overlap. Kinds
  * left out of `kinds` are drawn but dropped, so the other faults keep their times.
  */
-export function planFaults(rng: Rng, from: number, until: number, kinds: readonly FaultKind[] = FAULT_KINDS): FaultPlan {
+export function planFaults(rng: Rng, from: number, until: number, kinds: readonly FaultKind[] = FAULT_KINDS, mix: FaultMix = DEFAULT_MIX): FaultPlan {
   const faults: Fault[] = [];
   let at = from;
   let quietFrom = from;
@@ -44,11 +53,11 @@ export function planFaults(rng: Rng, from: number, until: number, kinds: readonl
     const mode: FailMode = rng.chance(0.7) ? 'timeout' : 'refused';
     const r = rng.next();
     let f: Fault;
-    if (r < 0.2) f = { kind: 'kill', at, forMs: rng.int(1_000, 40_000) };
-    else if (r < 0.32) f = { kind: 'crashPg', at };
-    else if (r < 0.5) f = { kind: 'freeze', at, forMs: rng.int(500, 25_000) };
-    else if (r < 0.65) f = { kind: 'dcsDown', at, forMs: rng.int(1_000, 25_000), mode };
-    else if (r < 0.85) f = { kind: 'partition', at, forMs: rng.int(1_000, 30_000), mode };
+    if (r < mix[0]) f = { kind: 'kill', at, forMs: rng.int(1_000, 40_000) };
+    else if (r < mix[1]) f = { kind: 'crashPg', at };
+    else if (r < mix[2]) f = { kind: 'freeze', at, forMs: rng.int(500, 25_000) };
+    else if (r < mix[3]) f = { kind: 'dcsDown', at, forMs: rng.int(1_000, 25_000), mode };
+    else if (r < mix[4]) f = { kind: 'partition', at, forMs: rng.int(1_000, 30_000), mode };
     else f = { kind: 'isolate', at, forMs: rng.int(1_000, 30_000) };
     if (!kinds.includes(f.kind)) continue;
     faults.push(f);

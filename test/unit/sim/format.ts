@@ -4,7 +4,15 @@ import type { Action } from '../../../src/ha/types.js';
 export function describeAction(a: Action): string {
   switch (a.type) {
     case 'acquireLeader':
-      return a.promote ? 'acquireLeader+promote' : 'acquireLeader';
+      return `acquireLeader${a.promote ? '+promote' : ''}${a.takeSync !== undefined ? '+takeSync' : ''}`;
+    case 'writeSync':
+      return a.value === null ? 'deleteSync' : `writeSync ${a.value.leader ?? '-'}:[${a.value.standbys.join(',')}]`;
+    case 'setSyncStandbyNames':
+      return a.value === null ? 'ssn=<configured>' : `ssn='${a.value}'`;
+    case 'switchover':
+      return `switchover to ${a.candidates.map((c) => c.name).join('|')}`;
+    case 'clearFailover':
+      return `clearFailover (${a.why})`;
     case 'start':
       return a.role === 'primary' ? 'start primary' : `start replica of ${a.upstream?.name ?? 'nobody'}`;
     case 'stop':

@@ -1,4 +1,5 @@
 import type { Agent } from './agent.js';
+import { REQUEST_WINDOW_MS } from './commits.js';
 import type { DcsStore } from './fake-dcs.js';
 
 /** What the checker needs to see of the world at one instant. */
@@ -15,7 +16,9 @@ export interface WorldView {
  *
  * Invariant 1 (no split brain), split into what the lease rule can promise:
  *  - `belief`: at most one running primary believes it is leader (`leaderUntil > now`), and that
- *    node really holds the leader key in etcd (its deadline never outlives the real lease).
+ *    node really holds the leader key in etcd (its deadline never outlives the real lease). In
+ *    failsafe mode a primary may outlive its key on a deadline that a failsafe round every member
+ *    confirmed set, but only while nobody else holds the key.
  *  - `fencing`: a live, unfrozen agent whose PostgreSQL runs as primary is within its fence
  *    deadline + `stopSlackMs`. The deadline is the latest `leaderUntil` it held (send time of the
  *    last confirmed renewal + ttl ≤ the lease's real expiry in etcd). A primary that came up
@@ -24,7 +27,9 @@ export interface WorldView {
  *  - `dual`: two running primaries at once only while one belongs to a frozen agent or to one
  *    just woken from SIGSTOP (within its allowance) — the gap a watchdog would close.
  * Invariant 2 (`lag`): when etcd creates the leader key for a racing replica, its WAL position is
- * at most maximum_lag_on_failover behind `status.optime`.
+ * at most maximum_lag_on_failover behind `status.optime` — unless an operator request names it
+ * (a requested candidate skips the lag check by design, as in Patroni).
+ * Synchronous mode (`syncPromotion`, `syncLoss`): see `commits.ts`.
  * Invariant 3, from `convergeBy` on:
  *  - `convergence`: exactly one leader whose PostgreSQL is a running primary holding a valid
  *    lease; every other node a running replica configured to follow it;
@@ -34,7 +39,7 @@ export interface WorldView {
  * `fenceReplica`: the lease fence stopped a read-only server that the loop had stopped or
  * started read-only after the last renewal armed the fence (stopping it only costs availability).
  */
-export type Invariant = 'belief' | 'fencing' | 'dual' | 'lag' | 'convergence' | 'streaming' | 'fatal' | 'fenceReplica';
+export type Invariant = 'belief' | 'fencing' | 'dual' | 'lag' | 'convergence' | 'streaming' | 'fatal' | 'fenceReplica' | 'syncPromotion' | 'syncLoss';
 
 export interface Violation {
   invariant: Invariant;
@@ -81,7 +86,7 @@ export class Checker {
     const agent = w.agents.find((a) => a.name === node)!;
     this.races++;
     const optime = w.store.optime;
-    if (optime === null) return;
+    if (optime === null || w.store.requestNaming(node, REQUEST_WINDOW_MS) !== null) return;
     const lag = optime - agent.pg.lsn;
     this.maxRaceLag = Math.max(this.maxRaceLag, lag);
     if (lag > w.maximumLagOnFailover) {
@@ -117,7 +122,8 @@ export class Checker {
     if (believers.length > 1) this.fail('belief', `${believers.map((a) => a.name).join(' and ')} both run as primary believing they lead`);
     const holder = w.store.leaderName();
     for (const a of believers) {
-      if (holder !== a.name) this.fail('belief', `${a.name} runs as primary believing it leads until ${a.leaderUntil}, but etcd's leader key is ${holder ?? 'absent'}`);
+      const onFailsafe = holder === null && a.failsafeUntil !== null && a.failsafeUntil === a.leaderUntil;
+      if (holder !== a.name && !onFailsafe) this.fail('belief', `${a.name} runs as primary believing it leads until ${a.leaderUntil}, but etcd's leader key is ${holder ?? 'absent'}`);
     }
     if (primaries.length > 1) {
       const fenced = primaries.filter((a) => (this.zombieUntil.get(a.name) ?? -Infinity) < now);

@@ -1,5 +1,6 @@
 import { errorText } from '../../../src/errors.js';
 import type { Settings } from '../../../src/ha/types.js';
+import { SWITCHOVER_CATCHUP_MS } from '../../../src/loop/executors.js';
 import type { StopMode } from '../../../src/postgres/port.js';
 import type { AgentEnv } from './agent.js';
 import type { DcsClient } from './fake-dcs.js';
@@ -41,6 +42,45 @@ export function* promoteBody(h: TaskHost): Gen<void> {
   h.pg.requestPromote(h.env.rng.int(300, 2_000));
   while (h.pg.running && h.pg.inRecovery) yield 100;
   if (!h.pg.running) throw new Error('PostgreSQL stopped during promotion');
+  h.pg.checkpoint();
+}
+
+/**
+ * `demoteForSwitchover` of the executors: CHECKPOINT, fast stop, then poll the candidates'
+ * `pg_last_wal_receive_lsn()` every 100 ms until one is past the last checkpoint location (the
+ * shutdown checkpoint after a clean stop). None within `SWITCHOVER_CATCHUP_MS`: clear this
+ * request, start PostgreSQL again as primary and fail the task.
+ */
+export function* demoteBody(h: TaskHost, candidates: string[], requestRevision: string | null): Gen<void> {
+  const { rng, trace } = h.env;
+  h.pg.checkpoint();
+  yield rng.int(20, 300);
+  yield* h.stopPg('fast');
+  const lsn = h.pg.checkpointLsn;
+  const deadline = h.env.sched.now + SWITCHOVER_CATCHUP_MS;
+  let last = '';
+  while (lsn !== null) {
+    yield rng.int(1, 10);
+    const answers = candidates.map((c) => ({ name: c, lsn: h.env.receivedLsnOf(h.name, c) }));
+    const ready = answers.find((a) => typeof a.lsn === 'number' && a.lsn > lsn);
+    if (ready) {
+      trace(h.name, `switchover: ${ready.name} has received all WAL (${String(ready.lsn)} > shutdown checkpoint ${lsn})`);
+      return;
+    }
+    last = answers.map((a) => `${a.name}: ${a.lsn === null ? 'not receiving' : typeof a.lsn === 'number' ? `at ${a.lsn}` : a.lsn}`).join(', ');
+    if (h.env.sched.now >= deadline) break;
+    yield 100;
+  }
+  const why = lsn === null ? 'could not read the shutdown checkpoint position' : `no candidate received all WAL up to ${lsn} in time (${last})`;
+  trace(h.name, `switchover aborted: ${why}; starting PostgreSQL again as primary`);
+  try {
+    yield* h.dcs.setFailover({}, requestRevision ?? undefined);
+  } catch {
+    // As the executor: a failed clear is left for the next leader cycle.
+  }
+  h.pg.launch('primary', null, rng.int(500, 3_000));
+  yield* waitStarted(h);
+  throw new Error(`switchover aborted: ${why}`);
 }
 
 export function* rejoinBody(h: TaskHost, upstream: string): Gen<void> {

@@ -2,12 +2,16 @@ import type { PeerStatus } from '../../../src/domain/peer.js';
 import { decide as realDecide } from '../../../src/ha/decide.js';
 import type { Settings } from '../../../src/ha/types.js';
 import { Agent, type AgentEnv } from './agent.js';
+import { REQUEST_WINDOW_MS, SyncChecker } from './commits.js';
 import { DcsStore, type DcsNet } from './fake-dcs.js';
 import { FakePg, Timelines } from './fake-pg.js';
 import { describeFault, planFaults, type FailMode, type Fault, type FaultKind } from './faults.js';
 import { Checker, type Violation } from './invariants.js';
+import { applyRequest, planRequests, requestSettledBy } from './operator.js';
+import { PROFILES, type SimMode } from './profiles.js';
 import { Rng } from './prng.js';
 import { Scheduler } from './scheduler.js';
+import type { Sender } from './sync-rep.js';
 
 /** Timing of the simulated cluster (Patroni's defaults: ttl 10 s, loop_wait 2 s, retry_timeout 3 s). */
 export const SIM_SETTINGS: Settings = {
@@ -27,6 +31,8 @@ export const SIM_SETTINGS: Settings = {
 
 export interface SimOptions {
   seed: number;
+  /** Which kind of schedule (default `async`, the original one); see `profiles.ts`. */
+  mode?: SimMode;
   /** The decision function under test (a deliberately broken wrapper in the self-tests). */
   decide?: typeof realDecide;
   /** Faults start after this warm-up (bootstrap and first clones), ms. */
@@ -43,13 +49,33 @@ export interface SimOptions {
 
 export interface SimResult {
   seed: number;
+  mode: SimMode;
   /** First violation of each invariant, in the order found. */
   violations: Violation[];
   /** Sim time at the end of the run, ms. */
   end: number;
   /** The last `traceSize` events of the run, oldest first. */
   trace: string[];
-  stats: { faults: number; leaderChanges: number; races: number; maxRaceLag: number; maxOverrunMs: number; fenceStops: number; writeRate: number };
+  stats: SimStats;
+}
+
+export interface SimStats {
+  faults: number;
+  leaderChanges: number;
+  races: number;
+  maxRaceLag: number;
+  maxOverrunMs: number;
+  fenceStops: number;
+  writeRate: number;
+  /** Operator requests the API accepted, and leader keys taken by a requested candidate. */
+  requests: number;
+  requestedTakeovers: number;
+  /** Synchronous mode: ticks in which commits were acknowledged; explicit failovers that lost some. */
+  ackAdvances: number;
+  forgivenLosses: number;
+  /** Failsafe rounds run by leaders without etcd, and those every member confirmed. */
+  failsafeRounds: number;
+  failsafeConfirmed: number;
 }
 
 const TICK_MS = 100;
@@ -69,9 +95,10 @@ const NAMES = ['n1', 'n2', 'n3'];
 
 /**
  * Runs one seeded simulation of a three-node cluster from empty data directories: bootstrap,
- * clones, then seeded faults (from 20 s to 140 s), then quiet until 3 × ttl + 4 × loop_wait + 20 s
- * after the last fault ends. Invariants are checked after every event and the first violation of
- * each is kept with the trace of that moment. Deterministic: same options, same result.
+ * clones, then seeded faults and (depending on the mode, see `profiles.ts`) operator requests from
+ * 20 s to 140 s, then quiet until 3 × ttl + 4 × loop_wait + 20 s after the last fault or request
+ * is over. Invariants are checked after every event and the first violation of each is kept with
+ * the trace of that moment. Deterministic: same options, same result.
  *
  * What is modelled faithfully: the real `decide`; the loop's cycle structure and timing (task
  * state read first, etcd calls that retry until the call deadline = retry_timeout, the second
@@ -84,21 +111,32 @@ const NAMES = ['n1', 'n2', 'n3'];
  * peers answering from their last published view; PostgreSQL servers that start, stop and promote
  * on their own schedule, whose probe reports an upstream only while the WAL receiver really
  * streams (source running and reachable, history compatible), as `pg_stat_wal_receiver` does.
+ * Synchronous mode: `synchronous_standby_names` with PostgreSQL's FIRST-n rules, WAL senders that
+ * reach `streaming` once caught up, commits acknowledged only as the rules allow (and clients that
+ * stop writing while theirs wait), the adapter's override lost with its process. Failsafe mode:
+ * `POST /failsafe` rounds to the members, accepted unless the member runs a primary, remembered
+ * by the member's process for `failsafeLeader`. Switchover: the `demote` task with its checkpoint,
+ * clean stop and polling of the candidates' received WAL, and the `failover`/`sync`/`failsafe` keys.
  *
  * Simplifications: one etcd member; `updateLeader` is one round trip; PostgreSQL probes, slots,
- * `follow` reloads and checkpoints always succeed; no REST API, operator commands, pause, tags or
- * config changes; WAL is a byte count with one tick (100 ms) of streaming lag and no slots or
+ * `follow` reloads and checkpoints always succeed; of the REST API only `/patroni` and `/failsafe`
+ * (operator requests are written into the `failover` key as the API would, see `operator.ts`); no
+ * pause, tags, `nosync`, cascading or config changes; WAL is a byte count with one tick (100 ms) of streaming lag and no slots or
  * archive; `pg_rewind`/`pg_basebackup` copy the source's current position and only fail when the
  * source is down, cut off, or (for the divergence check) still in recovery. The divergence check
  * is exact (the fake knows the timeline tree), so it also sees two forks that got the same
  * timeline number, which real pg_rewind reports as "same timeline, no rewind required".
  */
 export function runSim(opts: SimOptions): SimResult {
+  const profile = PROFILES[opts.mode ?? 'async'];
+  const settings: Settings = { ...SIM_SETTINGS, ...profile.settings };
   const root = new Rng(opts.seed);
   const faultRng = root.fork();
   const netRng = root.fork();
   const agentRng = root.fork();
   const walRng = root.fork();
+  // Drawn after the original four, so the `async` schedules stay what they were.
+  const opRng = root.fork();
   const sched = new Scheduler();
   const traceSize = opts.traceSize ?? 30;
   const trace: string[] = [];
@@ -121,8 +159,11 @@ export function runSim(opts: SimOptions): SimResult {
   };
 
   const agents: Agent[] = [];
+  const agentOf = (name: string): Agent => agents.find((a) => a.name === name)!;
   let leaderChanges = 0;
   let fenceStops = 0;
+  let requestedTakeovers = 0;
+  const failsafe = { rounds: 0, confirmed: 0 };
   let lastHolder: string | null = null;
   const store = new DcsStore(
     () => sched.now,
@@ -132,18 +173,22 @@ export function runSim(opts: SimOptions): SimResult {
         log('etcd', `leader key ${holder ? `created by ${holder}` : `gone (was ${lastHolder})`}`);
         if (holder) leaderChanges++;
         lastHolder = holder;
+        syncChecker?.onNewHolder(holder ? agentOf(holder) : null);
       }
       for (const a of agents) if (a.alive && net.reachable(a.name)) a.wake(net.latency());
     },
   );
   const checker = new Checker(STOP_SLACK_MS, ALLOWANCE_MS, () => sched.now, () => [...trace]);
-  const view = () => ({ now: sched.now, agents, store, maximumLagOnFailover: SIM_SETTINGS.maximumLagOnFailover });
+  const view = () => ({ now: sched.now, agents, store, maximumLagOnFailover: settings.maximumLagOnFailover });
   const timelines = new Timelines();
+  const syncChecker = settings.synchronousMode ? new SyncChecker(timelines, (i, m) => checker.fail(i, m)) : null;
   const pgs = NAMES.map((n, i) => new FakePg(n, sched, timelines, 5432 + i));
   const pgOf = (name: string): FakePg => pgs.find((p) => p.name === name)!;
   const standbysOf = (src: FakePg): FakePg[] =>
     pgs.filter((p) => p.running && p.inRecovery && p.upstream === src.name && !cutOff(p.name, src.name) && !p.divergedFrom(src));
+  const sendersOf = (src: FakePg): Sender[] => standbysOf(src).map((p) => ({ name: p.name, lsn: p.lsn, caughtUp: p.caughtUp }));
   for (const pg of pgs) {
+    pg.senders = sendersOf;
     pg.onCleanStop = (src) => {
       for (const p of standbysOf(src)) {
         p.tl = src.tl;
@@ -155,14 +200,33 @@ export function runSim(opts: SimOptions): SimResult {
   const env: AgentEnv = {
     sched,
     rng: agentRng,
-    settings: SIM_SETTINGS,
+    settings,
     store,
     net,
     decide: opts.decide ?? realDecide,
     pgOf,
-    peerAnswer: (from, name) => peerAnswer(agents.find((a) => a.name === name)!, cutOff(from, name), netRng),
+    peerAnswer: (from, name) => peerAnswer(agentOf(name), cutOff(from, name), netRng),
+    failsafeLeg: (from, name) => {
+      const to = agentOf(name);
+      if (cutOff(from, name) || to.frozen) return null;
+      if (!to.alive) return { arriveMs: netRng.int(1, 3), backMs: 0, deliver: () => false };
+      return { arriveMs: netRng.int(1, 7), backMs: netRng.int(1, 7), deliver: () => !cutOff(from, name) && agentOf(name).acceptFailsafe(from) };
+    },
+    onFailsafeRound: (confirmed) => {
+      failsafe.rounds++;
+      if (confirmed) failsafe.confirmed++;
+    },
+    receivedLsnOf: (from, name) => {
+      const p = pgOf(name);
+      if (!p.running || cutOff(from, name)) return `cannot connect to ${name}`;
+      return p.inRecovery ? p.lsn : null;
+    },
     trace: log,
-    onRace: (node) => checker.onRace(view(), node),
+    onRace: (node) => {
+      if (store.requestNaming(node, REQUEST_WINDOW_MS) !== null) requestedTakeovers++;
+      checker.onRace(view(), node);
+      syncChecker?.onRace(node, store);
+    },
     onFatal: (node, message) => checker.fail('fatal', `${node}: ${message}`),
     cutOff,
     fence: opts.fence ?? true,
@@ -179,7 +243,11 @@ export function runSim(opts: SimOptions): SimResult {
   const tick = (): void => {
     store.purge();
     for (const p of pgs) p.lsnAtTickStart = p.lsn;
-    for (const p of pgs) if (p.isPrimary) p.lsn += Math.round((writeRate * TICK_MS * (0.5 + walRng.next())) / 1000);
+    for (const p of pgs) {
+      if (!p.isPrimary) continue;
+      const bytes = Math.round((writeRate * TICK_MS * (0.5 + walRng.next())) / 1000);
+      if (syncChecker?.clientsMayWrite(p) ?? true) p.lsn += bytes;
+    }
     for (const p of pgs) p.streaming = false;
     for (const src of pgs) {
       if (!src.running) continue;
@@ -188,11 +256,26 @@ export function runSim(opts: SimOptions): SimResult {
         stream(p, src);
       }
     }
+    // A WAL sender reaches `streaming` once its standby has everything the source had.
+    for (const p of pgs) p.caughtUp = p.streaming && (p.caughtUp || p.lsn >= pgOf(p.upstream!).lsnAtTickStart);
+    syncChecker?.onTick(pgs, sendersOf);
     sched.after(TICK_MS, tick);
   };
   sched.after(TICK_MS, tick);
 
-  const plan = planFaults(faultRng, opts.faultsFrom ?? 20_000, opts.faultsUntil ?? 140_000, opts.kinds);
+  const faultsFrom = opts.faultsFrom ?? 20_000;
+  const faultsUntil = opts.faultsUntil ?? 140_000;
+  const plan = planFaults(faultRng, faultsFrom, faultsUntil, opts.kinds, profile.mix);
+  const requests = profile.requestGap === null ? [] : planRequests(opRng, faultsFrom, faultsUntil, profile.requestGap);
+  let accepted = 0;
+  for (const r of requests) {
+    sched.at(r.at, () => {
+      const text = applyRequest(r, opRng, store, sched.now, dcsDown === 0);
+      if (!text.includes('refused')) accepted++;
+      log('op', text);
+    });
+  }
+  const quietFrom = Math.max(plan.quietFrom, ...requests.map(requestSettledBy));
   const pickTarget = (ok: (a: Agent) => boolean): Agent | null => {
     const candidates = agents.filter(ok);
     if (candidates.length === 0) return null;
@@ -255,13 +338,17 @@ export function runSim(opts: SimOptions): SimResult {
   };
   for (const f of plan.faults) sched.at(f.at, () => apply(f));
 
-  checker.convergeBy = plan.quietFrom + CONVERGE_MS;
+  checker.convergeBy = quietFrom + CONVERGE_MS;
   sched.runUntil(checker.convergeBy + TAIL_MS, () => {
     checker.check(view());
+    syncChecker?.afterEvent(agents);
     return false;
   });
+  const holder = store.leaderName();
+  syncChecker?.atEnd(holder === null ? null : agentOf(holder));
   return {
     seed: opts.seed,
+    mode: opts.mode ?? 'async',
     violations: [...checker.violations.values()],
     end: sched.now,
     trace,
@@ -273,6 +360,12 @@ export function runSim(opts: SimOptions): SimResult {
       maxOverrunMs: checker.maxOverrunMs,
       fenceStops,
       writeRate,
+      requests: accepted,
+      requestedTakeovers,
+      ackAdvances: syncChecker?.ackAdvances ?? 0,
+      forgivenLosses: syncChecker?.forgiven ?? 0,
+      failsafeRounds: failsafe.rounds,
+      failsafeConfirmed: failsafe.confirmed,
     },
   };
 }
