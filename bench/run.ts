@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync, appendFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { positiveOption } from '../test/support/options.js';
 import { killEverythingNow } from '../features/support/process.js';
 import { sleep, waitFor } from '../features/support/poll.js';
 import { startEtcd, type EtcdProcess } from '../test/support/etcd.js';
@@ -62,14 +63,7 @@ if (values.help) {
   process.exit(0);
 }
 
-function positive(name: string, v: string | undefined, fallback: number): number {
-  const n = v === undefined ? fallback : Number(v);
-  if (!Number.isFinite(n) || n <= 0) {
-    process.stderr.write(`bench: --${name} must be a positive number, not ${String(v)}\n`);
-    process.exit(2);
-  }
-  return n;
-}
+const positive = (name: string, v: string | undefined, fallback: number): number => positiveOption('bench', name, v, fallback);
 
 const quick = values.quick === true;
 const runs = Math.floor(positive('runs', values.runs, quick ? 1 : 5));

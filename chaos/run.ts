@@ -18,6 +18,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { positiveOption } from '../test/support/options.js';
 import { ScenarioCluster } from '../features/support/cluster.js';
 import { netnsUnavailable } from '../features/support/netns.js';
 import { describeError, sleep, waitFor } from '../features/support/poll.js';
@@ -78,11 +79,7 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function positive(name: string, v: string | undefined, fallback: number): number {
-  const n = v === undefined ? fallback : Number(v);
-  if (!Number.isFinite(n) || n <= 0) fail(`--${name} must be a positive number, not ${String(v)}`);
-  return n;
-}
+const positive = (name: string, v: string | undefined, fallback: number): number => positiveOption('chaos', name, v, fallback);
 
 const quick = values.quick === true;
 const rounds = Math.floor(positive('faults', values.faults, quick ? 4 : FAULT_KINDS.length * 2));
