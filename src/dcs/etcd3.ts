@@ -116,12 +116,18 @@ export class Etcd3Dcs implements Dcs {
     await this.calls.run('write the member key', (o) => this.client.put(this.key(KEYS.membersDir + name)).value(encodeMember(data)).lease(id).options(o).exec());
   }
 
-  async attemptToAcquireLeader(name: string): Promise<boolean> {
+  async attemptToAcquireLeader(name: string, claimSync?: string): Promise<boolean> {
     const id = this.requireLease();
     const key = this.key(KEYS.leader);
-    const res = await this.calls.run('create the leader key', (o) =>
-      this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(name).lease(id)).else(this.client.get(key)).options(o).commit(),
-    );
+    const syncKey = this.key(KEYS.sync);
+    if (claimSync !== undefined && !/^\d+$/.test(claimSync)) throw new PgwardenError('BUG', `claim sync: not a revision: ${JSON.stringify(claimSync)}`);
+    const res = await this.calls.run('create the leader key', (o) => {
+      let txn = this.client.if(key, 'Create', '==', 0);
+      if (claimSync !== undefined) txn = txn.and(syncKey, claimSync === '0' ? 'Create' : 'Mod', '==', claimSync);
+      const puts = [this.client.put(key).value(name).lease(id)];
+      if (claimSync !== undefined) puts.push(this.client.put(syncKey).value(encodeSync({ leader: name, standbys: [] })));
+      return txn.then(...puts).else(this.client.get(key)).options(o).commit();
+    });
     if (res.succeeded) return true;
     // A retried attempt may find its own earlier write: our name on our lease counts as won.
     const kv = res.responses[0]?.response_range?.kvs[0];

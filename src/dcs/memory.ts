@@ -80,14 +80,16 @@ export class MemoryDcs implements Dcs {
     this.store.put(this.key(KEYS.membersDir + name), encodeMember(data), this.liveLease());
   }
 
-  async attemptToAcquireLeader(name: string): Promise<boolean> {
+  async attemptToAcquireLeader(name: string, claimSync?: string): Promise<boolean> {
     this.check('create the leader key');
     const lease = this.liveLease();
     const cur = this.store.get(this.key(KEYS.leader));
     // A key that already holds our name on our lease counts as won (same as the etcd adapter,
     // whose retried transaction can find its own earlier write).
     if (cur) return cur.value === name && cur.lease === lease;
+    if (claimSync !== undefined && String(this.store.get(this.key(KEYS.sync))?.modRevision ?? 0) !== claimSync) return false;
     this.store.put(this.key(KEYS.leader), name, lease);
+    if (claimSync !== undefined) this.store.put(this.key(KEYS.sync), encodeSync({ leader: name, standbys: [] }));
     return true;
   }
 

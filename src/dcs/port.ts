@@ -36,8 +36,12 @@ export interface Dcs {
   /**
    * Leader race: transaction "create_revision(leader) == 0 → put leader=name with the node lease".
    * Resolves `true` iff this call created the key. Never overwrites an existing key.
+   * With `claimSync` (synchronous mode) the same transaction also requires the `sync` key's
+   * mod_revision to equal `claimSync` (`'0'` = absent) and writes `sync` = `{leader: name,
+   * standbys: []}`: a race decided on a sync key that has changed since (the agent may have been
+   * frozen in between) creates nothing, and no winner ever holds the key under an old standby list.
    */
-  attemptToAcquireLeader(name: string): Promise<boolean>;
+  attemptToAcquireLeader(name: string, claimSync?: string): Promise<boolean>;
 
   /**
    * Leader renewal, called only from the HA loop: keepalive of the node lease, then a

@@ -4,7 +4,8 @@ import { slotNameFor, type Upstream } from '../postgres/port.js';
 import { runsAsPrimary, runsAsReplica, seconds, stoppedFormerPrimary } from './facts.js';
 import { decideWithoutLeader } from './race.js';
 import { failsafeChores, failsafeWithoutDcs } from './failsafe.js';
-import { syncStep } from './sync.js';
+import { standbyNamesAtStart, syncStep } from './sync.js';
+import { leadRefusal } from './eligibility.js';
 import { afterDemote, leaderFailoverStep } from './switchover.js';
 import type { Action, Decision, Memory, Observation } from './types.js';
 import { cloneSource, memberUpstream, streamSource } from './upstream.js';
@@ -22,9 +23,10 @@ export function decide(obs: Observation, memory: Memory): Decision {
 
   const cluster = obs.dcs.cluster;
   const leaderName = cluster.leader?.name ?? null;
+  const lastFailsafe = Object.entries(cluster.failsafe ?? {}).map(([name, apiUrl]) => ({ name, apiUrl }));
   const remembered: Memory = leaderName
-    ? { ...mem, lastMembers: cluster.members.map((m) => ({ name: m.name, apiUrl: m.data.api_url })) }
-    : mem;
+    ? { ...mem, lastFailsafe, lastMembers: cluster.members.map((m) => ({ name: m.name, apiUrl: m.data.api_url })) }
+    : { ...mem, lastFailsafe };
 
   const sysid = obs.pg.systemIdentifier;
   if (cluster.initialize && sysid && cluster.initialize !== sysid) {
@@ -168,7 +170,7 @@ function decideAsLeader(obs: Observation, cluster: ClusterSnapshot, mem: Memory)
     const led = { ...mem, following: null, mustCheckDivergence: false };
     const step = leaderFailoverStep(obs, cluster);
     if (step.kind === 'act') {
-      const chores = step.actions.some((a) => a.type === 'clearFailover') ? leaderChores(obs, cluster) : [];
+      const chores = step.actions.some((a) => a.type === 'clearFailover') ? [...failsafeChores(obs, cluster), ...leaderChores(obs, cluster)] : [];
       return { actions: [...step.actions, ...chores], reason: step.reason, memory: led };
     }
     const sync = syncStep(obs, cluster);
@@ -191,6 +193,18 @@ function decideAsLeader(obs: Observation, cluster: ClusterSnapshot, mem: Memory)
     if (s.paused) {
       return { actions: [{ type: 'releaseLeader' }], reason: 'paused: PostgreSQL was demoted by hand, releasing the leader key', memory: mem };
     }
+    if (s.synchronousMode && cluster.sync?.leader !== obs.self.name) {
+      // The claim of the sync key failed after the race (someone changed it): promote only once it is ours.
+      const refusal = leadRefusal(s, cluster, obs.self.name);
+      if (refusal !== null) {
+        return { actions: [{ type: 'releaseLeader' }], reason: `releasing the leader key without promoting: ${refusal}`, memory: mem };
+      }
+      return {
+        actions: [{ type: 'renewLeader' }, { type: 'writeSync', value: { leader: obs.self.name, standbys: [] }, modRevision: cluster.syncModRevision ?? '0' }, { type: 'promote' }],
+        reason: 'promoting: I hold the leader key and claim the sync key first',
+        memory: { ...mem, following: null },
+      };
+    }
     return { actions: [{ type: 'renewLeader' }, { type: 'promote' }], reason: 'promoting: I hold the leader key', memory: { ...mem, following: null } };
   }
   if (!pg.running && pg.postmasterAlive) {
@@ -210,7 +224,10 @@ function decideAsLeader(obs: Observation, cluster: ClusterSnapshot, mem: Memory)
     };
   }
   const role = stoppedFormerPrimary(pg) ? 'primary' : 'replica';
-  const start: Action = role === 'primary' ? { type: 'start', role } : { type: 'start', role, upstream: null };
+  const syncStandbyNames = standbyNamesAtStart(s, cluster, obs.self.name);
+  const start: Action = role === 'primary'
+    ? { type: 'start', role, ...(syncStandbyNames === undefined ? {} : { syncStandbyNames }) }
+    : { type: 'start', role, upstream: null };
   return {
     actions: [{ type: 'renewLeader' }, start],
     reason: `PostgreSQL is down; restarting it in place as ${role} while holding the leader key (${seconds(s.primaryStartTimeoutMs - down)} left of primary_start_timeout)`,

@@ -8,7 +8,7 @@
  */
 import type { ClusterSnapshot } from '../domain/cluster.js';
 import { seconds } from './facts.js';
-import type { Action, Decision, Memory, Observation } from './types.js';
+import type { Action, Decision, Memory, Observation, Settings } from './types.js';
 
 /** The leader keeps `failsafe` = every member's api_url while failsafe mode is on (and deletes it after). */
 export function failsafeChores(obs: Observation, cluster: ClusterSnapshot): Action[] {
@@ -26,7 +26,7 @@ export function failsafeChores(obs: Observation, cluster: ClusterSnapshot): Acti
 export function failsafeWithoutDcs(obs: Observation, mem: Memory, error: string): Decision | { note: string } | null {
   if (!obs.settings.failsafeMode || obs.settings.paused) return null;
   if (obs.leaderUntil === null || obs.now >= obs.leaderUntil) return null;
-  const others = mem.lastMembers.filter((m) => m.name !== obs.self.name);
+  const others = failsafeAudience(mem, obs.self.name);
   if (obs.failsafe === null) {
     return { actions: [{ type: 'failsafePing', members: others }], reason: `etcd is not reachable (${error}); failsafe mode: asking every member to confirm me as leader`, memory: mem };
   }
@@ -40,15 +40,38 @@ export function failsafeWithoutDcs(obs: Observation, mem: Memory, error: string)
   return { note: `failsafe mode: no confirmation from ${obs.failsafe.refused.join(', ')}` };
 }
 
-/** A replica does not race while a leader confirmed alive by failsafe, or when the failsafe key leaves it out. */
-export function failsafeRaceRefusal(obs: Observation, cluster: ClusterSnapshot): string | null {
+/**
+ * Stands for the leader an agent may have confirmed before it (re)started: confirmations live in
+ * memory only, so a shell starts as if it had heard from an unknown failsafe leader at its start.
+ */
+export const LEADER_BEFORE_START = '(a leader confirmed before this agent started)';
+
+/** A replica does not race while a leader it confirmed by failsafe may still run (ttl since). */
+export function failsafeRaceRefusal(obs: Observation): string | null {
   const heard = obs.failsafeLeader;
-  if (heard !== null && heard.name !== obs.self.name && heard.ageMs < obs.settings.ttlMs) {
-    return `not racing: ${heard.name} confirmed ${seconds(heard.ageMs)} ago that it leads (failsafe mode)`;
+  if (!obs.settings.failsafeMode || heard === null || heard.name === obs.self.name || heard.ageMs >= obs.settings.ttlMs) return null;
+  if (heard.name === LEADER_BEFORE_START) {
+    return `not racing: this agent started ${seconds(heard.ageMs)} ago and may have confirmed a failsafe leader just before; waiting until ttl has passed`;
   }
+  return `not racing: ${heard.name} confirmed ${seconds(heard.ageMs)} ago that it leads (failsafe mode)`;
+}
+
+/**
+ * In failsafe mode only the members the failsafe key lists may lead: the last leader asks exactly
+ * those before it runs on without etcd, so any other node could race it unasked. Null when `name`
+ * may lead.
+ */
+export function failsafeLeadRefusal(settings: Settings, cluster: ClusterSnapshot, name: string): string | null {
   const listed = cluster.failsafe;
-  if (obs.settings.failsafeMode && listed !== null && Object.keys(listed).length > 0 && !(obs.self.name in listed)) {
-    return 'not racing: failsafe mode is on and the failsafe key does not list this node';
+  if (settings.failsafeMode && listed !== null && Object.keys(listed).length > 0 && !(name in listed)) {
+    return `failsafe mode is on and the failsafe key does not list ${name}`;
   }
   return null;
+}
+
+/** The members a failsafe leader must hear from: those it last saw and those the failsafe key lists. */
+export function failsafeAudience(mem: Memory, self: string): { name: string; apiUrl: string }[] {
+  const byName = new Map<string, string>();
+  for (const m of [...mem.lastMembers, ...mem.lastFailsafe]) if (m.name !== self) byName.set(m.name, m.apiUrl);
+  return [...byName].map(([name, apiUrl]) => ({ name, apiUrl })).sort((a, b) => a.name.localeCompare(b.name));
 }

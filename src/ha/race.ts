@@ -1,7 +1,7 @@
 import { clusterTimeline, type ClusterSnapshot } from '../domain/cluster.js';
 import { bytes, raceCandidates, runsAsPrimary, stoppedFormerPrimary } from './facts.js';
 import { noLeaderFailoverStep } from './switchover.js';
-import { syncRaceRefusal } from './sync.js';
+import { leadRefusal } from './eligibility.js';
 import { failsafeRaceRefusal } from './failsafe.js';
 import type { Decision, Memory, Observation } from './types.js';
 
@@ -47,31 +47,31 @@ export function decideWithoutLeader(obs: Observation, cluster: ClusterSnapshot, 
     return { actions: [], reason: 'waiting: the cluster is not initialized and this node is a replica; start pgwarden on the primary first', memory: mem };
   }
 
-  // In synchronous mode a promoted node claims the sync key before it takes writes.
-  const takeSync = obs.settings.synchronousMode ? { takeSync: cluster.syncModRevision ?? '0' } : {};
-  const requested = noLeaderFailoverStep(obs, cluster);
-  if (requested?.take) {
-    return { actions: [{ type: 'acquireLeader', promote: !runsAsPrimary(pg), ...takeSync }], reason: requested.reason, memory: mem };
-  }
+  // The sync and failsafe keys name who may lead; a failsafe leader heard recently still leads.
+  const refusal = failsafeRaceRefusal(obs) ?? prefixed(leadRefusal(obs.settings, cluster, obs.self.name));
   if (runsAsPrimary(pg)) {
     const tl = clusterTimeline(cluster);
     // Also when paused: the primary the operator left running keeps the key it lost (its agent
     // restarted, or etcd lost the lease), so health checks keep routing writes to it.
-    if (pg.timeline >= tl) {
+    if (refusal === null && pg.timeline >= tl) {
       return {
         actions: [{ type: 'acquireLeader', promote: false }],
         reason: `taking the free leader key: PostgreSQL already runs as primary on timeline ${pg.timeline}`,
         memory: mem,
       };
     }
+    const why = refusal ?? `running as primary on timeline ${pg.timeline} but the cluster moved on to timeline ${tl}`;
     if (obs.settings.paused) {
-      return { actions: [], reason: `paused: running as primary on timeline ${pg.timeline} behind the cluster's ${tl}, but not demoting`, memory: mem };
+      return { actions: [], reason: `paused: ${why}, but not demoting`, memory: mem };
     }
-    return {
-      actions: [{ type: 'stop', mode: 'immediate' }],
-      reason: `demoting: running as primary on timeline ${pg.timeline} but the cluster moved on to timeline ${tl}`,
-      memory: { ...mem, mustCheckDivergence: true },
-    };
+    return { actions: [{ type: 'stop', mode: 'immediate' }], reason: `demoting: ${why}`, memory: { ...mem, mustCheckDivergence: true } };
+  }
+  if (refusal !== null) return { actions: [], reason: refusal, memory: mem };
+
+  const requested = noLeaderFailoverStep(obs, cluster);
+  if (requested?.take) {
+    // In synchronous mode a promoted node claims the sync key before it takes writes.
+    return { actions: [{ type: 'acquireLeader', promote: true, ...takeSyncOf(obs, cluster) }], reason: requested.reason, memory: mem };
   }
 
   if (obs.settings.paused) {
@@ -81,8 +81,6 @@ export function decideWithoutLeader(obs: Observation, cluster: ClusterSnapshot, 
   if (obs.self.nofailover) {
     return { actions: [], reason: 'no leader, and this node is tagged nofailover so it does not race', memory: mem };
   }
-  const refusal = syncRaceRefusal(obs, cluster) ?? failsafeRaceRefusal(obs, cluster);
-  if (refusal !== null) return { actions: [], reason: refusal, memory: mem };
 
   const optime = cluster.optime;
   if (optime !== null && optime - pg.lsn > obs.settings.maximumLagOnFailover) {
@@ -95,6 +93,7 @@ export function decideWithoutLeader(obs: Observation, cluster: ClusterSnapshot, 
 
   const candidates = raceCandidates(obs, [
     ...mem.lastMembers,
+    ...mem.lastFailsafe,
     ...cluster.members.map((m) => ({ name: m.name, apiUrl: m.data.api_url })),
   ]);
   if (candidates.length > 0 && obs.peers === null) {
@@ -109,8 +108,8 @@ export function decideWithoutLeader(obs: Observation, cluster: ClusterSnapshot, 
       return { actions: [], reason: `not racing: ${peer.name} is still running as primary`, memory: mem };
     }
     if (peer.nofailover || peer.lsn === null) continue;
-    // In synchronous mode only the nodes the sync key names may lead; the others do not compete.
-    if (syncRaceRefusal({ ...obs, self: { ...obs.self, name: peer.name } }, cluster) !== null) continue;
+    // Only the nodes the sync / failsafe keys name may lead; the others do not compete.
+    if (leadRefusal(obs.settings, cluster, peer.name) !== null) continue;
     if (peer.lsn > pg.lsn) {
       return { actions: [], reason: `not racing: ${peer.name} is ahead of me (${peer.lsn} > ${pg.lsn})`, memory: mem };
     }
@@ -118,8 +117,17 @@ export function decideWithoutLeader(obs: Observation, cluster: ClusterSnapshot, 
   const asked = obs.peers ?? [];
   const reachable = asked.filter((p) => p.reachable).length;
   return {
-    actions: [{ type: 'acquireLeader', promote: true, ...takeSync }],
+    actions: [{ type: 'acquireLeader', promote: true, ...takeSyncOf(obs, cluster) }],
     reason: `racing for the leader key: no leader, my WAL position ${pg.lsn} is the most advanced of ${reachable + 1} reachable member(s) (${asked.length - reachable} unreachable)`,
     memory: mem,
   };
+}
+
+function prefixed(refusal: string | null): string | null {
+  return refusal === null ? null : `not racing: ${refusal}`;
+}
+
+/** In synchronous mode the winner claims the `sync` key (compare on its revision) before promoting. */
+function takeSyncOf(obs: Observation, cluster: ClusterSnapshot): { takeSync?: string } {
+  return obs.settings.synchronousMode ? { takeSync: cluster.syncModRevision ?? '0' } : {};
 }

@@ -13,6 +13,7 @@ import { bytes, runsAsPrimary, seconds } from './facts.js';
 import type { Upstream } from '../postgres/port.js';
 import type { Action, Observation } from './types.js';
 import { memberUpstream } from './upstream.js';
+import { leadRefusal } from './eligibility.js';
 
 /** Where a request stands in time. A request without `scheduled_at` is due at once. */
 export type ScheduleState = { kind: 'due' } | { kind: 'waiting'; inMs: number } | { kind: 'missed'; lateMs: number } | { kind: 'invalid' };
@@ -104,6 +105,8 @@ export function leaderFailoverStep(obs: Observation, cluster: ClusterSnapshot): 
     const upstream = memberUpstream(m);
     let why = answer ? unfitCandidate(answer, leaderLsn, s.maximumLagOnFailover) : `${m.name} was not asked`;
     if (why === null && !streaming.has(m.name)) why = `${m.name} is not streaming from me`;
+    const refusal = why === null ? leadRefusal(s, cluster, m.name) : null;
+    if (refusal !== null) why = `${m.name} may not lead: ${refusal}`;
     if (why === null && upstream) fit.push(upstream);
     else unfit.push(why ?? `cannot parse the conn_url of ${m.name}`);
   }
@@ -149,13 +152,18 @@ export function noLeaderFailoverStep(obs: Observation, cluster: ClusterSnapshot)
   if (obs.peers === null) return null;
   if (f.member !== undefined) {
     const c = obs.peers.find((p) => p.name === f.member);
-    if (c && c.reachable && !c.nofailover && !c.watchdogFailed) {
+    if (c && c.reachable && !c.nofailover && !c.watchdogFailed && leadRefusal(obs.settings, cluster, c.name) === null) {
       return { take: false, reason: `not racing: ${f.member}, the requested candidate, is healthy and takes the key` };
     }
     return null;
   }
   if (f.leader === self) {
-    const heir = obs.peers.find((p) => p.reachable && !p.nofailover && !p.isPrimary && p.lsn !== null);
+    // An heir is a peer that will race: healthy, allowed to lead, and not behind me (it would
+    // defer to me; not behind also keeps it within maximum_lag_on_failover, as I am).
+    const mine = obs.pg.running ? obs.pg.lsn : 0;
+    const heir = obs.peers.find(
+      (p) => p.reachable && !p.nofailover && !p.isPrimary && p.lsn !== null && p.lsn >= mine && leadRefusal(obs.settings, cluster, p.name) === null,
+    );
     if (heir) return { take: false, reason: `not racing: I switched over, ${heir.name} can take the key` };
   }
   return null;

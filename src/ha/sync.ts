@@ -14,7 +14,7 @@
  */
 import type { ClusterSnapshot, SyncState } from '../domain/cluster.js';
 import type { PgStatus } from '../domain/pg-status.js';
-import type { Action, Observation } from './types.js';
+import type { Action, Observation, Settings } from './types.js';
 
 type RunningPg = Extract<PgStatus, { running: true }>;
 
@@ -83,13 +83,27 @@ export function syncStep(obs: Observation, cluster: ClusterSnapshot): { actions:
   return { actions: [], note: null };
 }
 
-/** In synchronous mode, only the sync key's leader and standbys may take a free leader key. */
-export function syncRaceRefusal(obs: Observation, cluster: ClusterSnapshot): string | null {
-  if (!obs.settings.synchronousMode) return null;
+/**
+ * In synchronous mode only the sync key's leader and standbys may take a free leader key: any
+ * other node may lack commits the last primary acknowledged. Null when `name` may lead.
+ */
+export function syncLeadRefusal(settings: Settings, cluster: ClusterSnapshot, name: string): string | null {
+  if (!settings.synchronousMode) return null;
   const sync = cluster.sync;
-  if (sync !== null && (sync.leader === obs.self.name || sync.standbys.includes(obs.self.name))) return null;
+  if (sync !== null && (sync.leader === name || sync.standbys.includes(name))) return null;
   const listed = sync === null ? 'there is no sync key' : `the sync key names ${[sync.leader, ...sync.standbys].filter((n) => n !== null).join(', ') || 'nobody'}`;
-  return `not racing: synchronous_mode is on and ${listed}, not this node (it may lack acknowledged commits)`;
+  return `synchronous_mode is on and ${listed}, not ${name} (it may lack acknowledged commits)`;
+}
+
+/**
+ * `synchronous_standby_names` for a primary that starts again while holding the leader key: every
+ * standby the sync key still names (whoever wrote it) in the usual `N (...)` form, so no commit is
+ * acknowledged before one of them has it; the steps above adjust it afterwards. Undefined outside synchronous mode.
+ */
+export function standbyNamesAtStart(settings: Settings, cluster: ClusterSnapshot, self: string): string | undefined {
+  if (!settings.synchronousMode) return undefined;
+  const named = (cluster.sync?.standbys ?? []).filter((n) => n !== self);
+  return standbyNamesFor(named, settings.synchronousNodeCount, settings.synchronousModeStrict);
 }
 
 /** True when `name` is listed as a synchronous standby (`/sync`, `sync_standby`). */

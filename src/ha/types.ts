@@ -80,6 +80,8 @@ export interface Memory {
   crashedSince: number | null;
   /** Member names and API URLs seen in the last cluster view that had a leader. */
   lastMembers: { name: string; apiUrl: string }[];
+  /** Members the `failsafe` key listed at the last cluster read (empty when it had none). */
+  lastFailsafe: { name: string; apiUrl: string }[];
   /** Name of the member the local replica was last pointed at (null = none yet). */
   following: string | null;
   /**
@@ -100,6 +102,7 @@ export interface Memory {
 export const initialMemory: Memory = {
   crashedSince: null,
   lastMembers: [],
+  lastFailsafe: [],
   following: null,
   mustCheckDivergence: false,
   notStreamingSince: null,
@@ -117,8 +120,9 @@ export type Action =
   | { type: 'renewLeader' }
   /**
    * Try to create the leader key; if this node wins and its PostgreSQL is a replica, promote.
-   * With `takeSync` (synchronous mode), first claim the `sync` key as `{leader: me, standbys: []}`
-   * (compare on that mod_revision), so no old standby list outlives the promotion.
+   * With `takeSync` (synchronous mode), the same etcd transaction claims the `sync` key as
+   * `{leader: me, standbys: []}` and requires its mod_revision to be `takeSync` still (the one
+   * the decision read), so no stale decision wins and no old standby list outlives the promotion.
    */
   | { type: 'acquireLeader'; promote: boolean; takeSync?: string }
   /** Delete the leader key (compare on value). */
@@ -127,8 +131,11 @@ export type Action =
   | { type: 'bootstrap' }
   /** Clone the data directory from `source`, then start as a replica of `follow`. */
   | { type: 'clone'; source: Upstream; follow: Upstream }
-  /** Start PostgreSQL in the background. */
-  | { type: 'start'; role: 'primary' }
+  /**
+   * Start PostgreSQL in the background. A primary in synchronous mode starts with
+   * `syncStandbyNames` set first, so it acknowledges nothing the sync key's standbys lack.
+   */
+  | { type: 'start'; role: 'primary'; syncStandbyNames?: string }
   | { type: 'start'; role: 'replica'; upstream: Upstream | null }
   /** Promote the local replica (background task). */
   | { type: 'promote' }

@@ -79,8 +79,11 @@ function replicaMode(ctx: ShellContext, upstream: Upstream | null): StartMode {
   return { role: 'replica', upstream, slotName: slotFor(ctx, upstream) };
 }
 
-/** Keepalive + leader create; on success the lease deadline counts from before the keepalive. */
-async function acquire(ctx: ShellContext): Promise<boolean> {
+/**
+ * Keepalive + leader create (with `claimSync`, in the same transaction as the claim of the `sync`
+ * key); on success the lease deadline counts from before the keepalive.
+ */
+async function acquire(ctx: ShellContext, claimSync?: string): Promise<boolean> {
   const refusal = ctx.mayLead();
   if (refusal !== null) {
     ctx.log.warn(`not taking the leader key: ${refusal}`);
@@ -90,7 +93,7 @@ async function acquire(ctx: ShellContext): Promise<boolean> {
   if (!(await ctx.dcs.keepAlive())) {
     await ctx.dcs.ensureLease(ctx.settings.ttlMs / 1000);
   }
-  const won = await ctx.dcs.attemptToAcquireLeader(ctx.name);
+  const won = await ctx.dcs.attemptToAcquireLeader(ctx.name, claimSync);
   if (won) {
     ctx.leaderUntil = sentAt + ctx.settings.ttlMs;
     ctx.fence.arm(ctx.leaderUntil);
@@ -136,19 +139,17 @@ const executors: { [T in ActionType]: Executor<T> } = {
       return true;
     }
     ctx.leaderUntil = null;
-    ctx.fence.trip('etcd refused the leader renewal: the key is gone or held by another node');
+    // A disarmed fence means the loop already stopped PostgreSQL or started it read-only.
+    if (ctx.fence.armed) ctx.fence.trip('etcd refused the leader renewal: the key is gone or held by another node');
     return false;
   },
   async acquireLeader(a, ctx) {
-    const won = await acquire(ctx);
+    const won = await acquire(ctx, a.takeSync);
     if (!won) {
-      ctx.log.info('lost the leader race: another node created the key first');
+      ctx.log.info(a.takeSync === undefined ? 'lost the leader race: another node created the key first' : 'lost the leader race: another node created the key first, or the sync key changed since it was read');
       return false;
     }
     ctx.log.info(`acquired the leader key${a.promote ? ', promoting' : ''}`);
-    if (a.takeSync !== undefined && !(await ctx.dcs.setSync({ leader: ctx.name, standbys: [] }, a.takeSync))) {
-      ctx.log.warn('the sync key changed while this node took the leader key; the next cycle claims it');
-    }
     if (a.promote) startPromote(ctx);
     return true;
   },
@@ -232,6 +233,7 @@ const executors: { [T in ActionType]: Executor<T> } = {
   },
   async start(a, ctx) {
     const mode: StartMode = a.role === 'primary' ? { role: 'primary' } : replicaMode(ctx, a.upstream);
+    if (a.role === 'primary' && a.syncStandbyNames !== undefined) await ctx.pg.setSyncStandbyNames(a.syncStandbyNames);
     // PostgreSQL is down (or this would be a stop); a server started read-only needs no fence.
     if (a.role === 'replica') ctx.fence.disarm();
     ctx.tasks.start('start', (signal) => ctx.pg.start(mode, startTimeoutMs, signal));
@@ -353,9 +355,10 @@ export const SWITCHOVER_CATCHUP_MS = 10_000;
  * the shutdown checkpoint included, to connected standbys before the postmaster exits), then ask
  * the candidates' PostgreSQL directly (their REST status is only as fresh as their last cycle)
  * until one has flushed WAL past the shutdown checkpoint. Only then does the task succeed, and
- * the next cycle releases the key (`afterDemote`). If no candidate catches up in time,
- * PostgreSQL starts again as primary (the key was never released) and the request is cleared:
- * an aborted switchover, not a lost write.
+ * the next cycle releases the key (`afterDemote`). If no candidate catches up in time, the
+ * request is cleared and the task fails with PostgreSQL stopped: an aborted switchover, not a
+ * lost write. The next cycle starts it again as primary only after renewing the key (another node
+ * may hold it by then), as after any stop of a leader's server.
  */
 async function demoteForSwitchover(
   ctx: ShellContext,
@@ -384,9 +387,8 @@ async function demoteForSwitchover(
   const why = lsn === null
     ? 'could not read the shutdown checkpoint position'
     : `no candidate received all WAL up to ${lsn} within ${SWITCHOVER_CATCHUP_MS / 1000} s (${last})`;
-  ctx.log.error(`switchover aborted: ${why}; starting PostgreSQL again as primary`);
+  ctx.log.error(`switchover aborted: ${why}; PostgreSQL starts again as primary once the leader key is renewed`);
   await ctx.dcs.setFailover({}, requestRevision ?? undefined).catch(() => false);
-  await ctx.pg.start({ role: 'primary' }, startTimeoutMs, signal);
   throw new Error(`switchover aborted: ${why}`);
 }
 

@@ -6,6 +6,7 @@ import type { PgStatus } from '../domain/pg-status.js';
 import type { Dcs } from '../dcs/port.js';
 import { errorText } from '../errors.js';
 import { decide } from '../ha/decide.js';
+import { LEADER_BEFORE_START } from '../ha/failsafe.js';
 import { initialMemory, type Memory, type Observation, type SelfInfo, type Settings } from '../ha/types.js';
 import type { Logger } from '../log.js';
 import type { Postgres } from '../postgres/port.js';
@@ -58,13 +59,14 @@ export class HaLoop {
   private lastReason = '';
   private lastReasonLoggedAt = -Infinity;
   private lastCycleAt: number;
-  private failsafeHeard: { name: string; at: number } | null = null;
+  private failsafeHeard: { name: string; at: number };
   private currentView: NodeView;
   /** Operator restarts and reinitializations (REST API), started at the top of a cycle. */
   readonly commands: OperatorCommands;
 
   constructor(private readonly deps: LoopDeps) {
     const settings = deps.settingsFor(null);
+    this.failsafeHeard = { name: LEADER_BEFORE_START, at: deps.clock.now() };
     this.ctx = {
       name: deps.self().name,
       dcs: deps.dcs,
@@ -239,7 +241,7 @@ export class HaLoop {
       finished,
       peers: null,
       failsafe: null,
-      failsafeLeader: this.failsafeHeard === null ? null : { name: this.failsafeHeard.name, ageMs: clock.now() - this.failsafeHeard.at },
+      failsafeLeader: { name: this.failsafeHeard.name, ageMs: clock.now() - this.failsafeHeard.at },
     };
     let decision = decide(observation, this.memory);
     const first = decision.actions[0];

@@ -93,6 +93,21 @@ export function dcsContract(name: string, setup: () => Promise<DcsContractEnv>):
       assert.deepEqual((await b.getCluster()).leader, before);
     });
 
+    it('with claimSync, creates the leader key only at that sync revision, claiming the sync key in the same step', async () => {
+      const [a, b] = await Promise.all([node('a'), node('b')]);
+      assert.equal(await a.attemptToAcquireLeader('a', '0'), true, "'0': the sync key is absent");
+      assert.deepEqual((await a.getCluster()).sync, { leader: 'a', standbys: [] });
+      assert.equal(await a.deleteLeader('a'), true);
+      const seen = (await b.getCluster()).syncModRevision!;
+      assert.equal(await a.setSync({ leader: 'a', standbys: ['b'] }, seen), true, 'the sync key changes after b read it');
+      assert.equal(await b.attemptToAcquireLeader('b', seen), false, 'a race decided on the old sync key creates nothing');
+      const c = await b.getCluster();
+      assert.equal(c.leader, null);
+      assert.deepEqual(c.sync, { leader: 'a', standbys: ['b'] });
+      assert.equal(await b.attemptToAcquireLeader('b', c.syncModRevision!), true);
+      assert.deepEqual((await b.getCluster()).sync, { leader: 'b', standbys: [] });
+    });
+
     it('renews the leader key for its holder and for nobody else', async () => {
       const [a, b] = await Promise.all([node('a'), node('b')]);
       assert.equal(await a.updateLeader('a'), false, 'a missing key is not renewed');

@@ -80,6 +80,7 @@ const obsArb: fc.Arbitrary<Observation> = fc
 const memArb: fc.Arbitrary<Memory> = fc.record({
   crashedSince: fc.option(fc.integer({ min: 0, max: 100_000 }), { nil: null }),
   lastMembers: fc.constant([]),
+  lastFailsafe: fc.constant([]),
   following: fc.option(fc.constantFrom(...names), { nil: null }),
   mustCheckDivergence: fc.boolean(),
   notStreamingSince: fc.option(fc.integer({ min: 0, max: 100_000 }), { nil: null }),

@@ -71,6 +71,6 @@ describe('failsafe mode: the failsafe key and the race', () => {
 
   it('a node the failsafe key does not list does not race', () => {
     const d = decide(replicaRace({ self: { ...obs().self, name: 'n4' }, dcs: { ok: true, cluster: cluster({ failsafe: { n1: 'a', n2: 'b' } }) } }), mem());
-    assert.match(d.reason, /the failsafe key does not list this node/);
+    assert.match(d.reason, /the failsafe key does not list n4/);
   });
 });

@@ -84,7 +84,7 @@ describe('the leader race in synchronous mode', () => {
   it('keeps a node the sync key does not name out of the race', () => {
     const d = decide(replicaObs('n3', { leader: 'n1', standbys: ['n2'] }), mem());
     assert.deepEqual(d.actions, []);
-    assert.match(d.reason, /not racing: synchronous_mode is on and the sync key names n1, n2, not this node/);
+    assert.match(d.reason, /not racing: synchronous_mode is on and the sync key names n1, n2, not n3/);
   });
 
   it('keeps everyone out when there is no sync key (nobody is known to have every commit)', () => {

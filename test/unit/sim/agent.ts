@@ -3,6 +3,7 @@ import type { PeerStatus } from '../../../src/domain/peer.js';
 import type { PgStatus } from '../../../src/domain/pg-status.js';
 import { errorText } from '../../../src/errors.js';
 import type { decide as realDecide } from '../../../src/ha/decide.js';
+import { LEADER_BEFORE_START } from '../../../src/ha/failsafe.js';
 import { initialMemory, type FinishedTask, type Memory, type Observation, type Settings, type TaskKind } from '../../../src/ha/types.js';
 import { memberData } from '../../../src/loop/member-data.js';
 import type { StopMode } from '../../../src/postgres/port.js';
@@ -67,7 +68,8 @@ export const SIM_WALL_EPOCH_MS = Date.parse('2026-01-01T00:00:00Z');
  * Failsafe mode as the loop runs it: a `failsafePing` first action is carried out before the
  * second `decide` call, and a round every member accepted moves the lease deadline to its send
  * time + ttl (and arms the fence); `POST /failsafe` from a leader is remembered for the
- * `failsafeLeader` observation, in memory only (a restarted agent has forgotten it).
+ * `failsafeLeader` observation, in memory only (a restarted agent has forgotten it, so it starts
+ * as if an unknown leader had confirmed itself at that moment).
  *
  * Simplifications: no REST API besides `/patroni` and `/failsafe`, no slots, config changes or
  * pause; PostgreSQL probes never fail; `follow` always reloads; task cancellation drops the task
@@ -83,7 +85,8 @@ export class Agent implements ExecHost {
   /** The lease deadline the last failsafe round set (null once etcd confirmed a renewal since). */
   failsafeUntil: number | null = null;
   /** The last leader that sent `POST /failsafe` and when (sim ms). */
-  private failsafeHeard: { name: string; at: number } | null = null;
+  /** As the loop: an agent starts as if an unknown failsafe leader had confirmed itself at its start. */
+  private failsafeHeard: { name: string; at: number };
   task: { kind: TaskKind; startedAt: number; proc: Process } | null = null;
   alive = true;
   frozen = false;
@@ -112,6 +115,7 @@ export class Agent implements ExecHost {
     this.host = { name, pg, env, dcs: this.dcs, settings: this.s, stopPg: (m) => this.loopStop(m), acquire: (p) => this.acquire(p) };
     // A new daemon process has a new PostgreSQL adapter, without the old one's in-memory override.
     pg.adapterSsn = null;
+    this.failsafeHeard = { name: LEADER_BEFORE_START, at: env.sched.now };
   }
 
   private get now(): number {
@@ -199,7 +203,7 @@ export class Agent implements ExecHost {
       pg,
       leaderUntil: this.leaderUntil,
       failsafe: null,
-      failsafeLeader: this.failsafeHeard === null ? null : { name: this.failsafeHeard.name, ageMs: this.now - this.failsafeHeard.at },
+      failsafeLeader: { name: this.failsafeHeard.name, ageMs: this.now - this.failsafeHeard.at },
       task,
       finished,
       peers: null,
@@ -299,12 +303,12 @@ export class Agent implements ExecHost {
   }
 
   /** Keepalive + create, as `acquire()` in the executors: the deadline counts from before the keepalive. */
-  *acquire(promote: boolean): Gen<boolean> {
+  *acquire(promote: boolean, claimSync?: string): Gen<boolean> {
     const sentAt = this.now;
     if (!(yield* this.dcs.keepAlive())) yield* this.dcs.ensureLease(this.s.ttlMs);
     const won = yield* this.dcs.attemptToAcquireLeader(() => {
       if (promote) this.env.onRace(this.name);
-    });
+    }, claimSync);
     if (won) {
       this.leaderUntil = sentAt + this.s.ttlMs;
       this.failsafeUntil = null;

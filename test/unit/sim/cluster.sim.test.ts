@@ -4,7 +4,6 @@ import { decide } from '../../../src/ha/decide.js';
 import type { Decision, Memory, Observation } from '../../../src/ha/types.js';
 import type { FaultKind } from './faults.js';
 import type { Invariant } from './invariants.js';
-import { knownBugs } from './known-src-bugs.js';
 import { forgetsFailsafe, ignoresSyncKey, listsUnconfirmedStandbys } from './mutants.js';
 import { isSimMode, PROFILES, SIM_MODES, type SimMode } from './profiles.js';
 import { runSim, type SimOptions, type SimResult } from './world.js';
@@ -218,8 +217,7 @@ if (replay !== undefined) {
       });
 
       for (const invariant of invariants) {
-        const todo = knownBugs(mode, invariant);
-        it(TITLES[invariant], todo === undefined ? {} : { todo }, () => {
+        it(TITLES[invariant], () => {
           assert.deepEqual(report(results, invariant), []);
         });
       }

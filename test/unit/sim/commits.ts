@@ -86,7 +86,8 @@ export class SyncChecker {
     const requested = request !== null;
     if (request !== null && request.leader === undefined) this.explicit.add(node);
     else this.explicit.delete(node);
-    const sync = store.sync?.value ?? null;
+    // What the sync key said when etcd created the key (the winner's claim replaces it).
+    const sync = store.syncAtLastRace;
     if (requested || (sync !== null && (sync.leader === node || sync.standbys.includes(node)))) return;
     const names = sync === null ? 'there is no sync key' : `the sync key names ${[sync.leader ?? '-', ...sync.standbys].join(', ')}`;
     this.fail('syncPromotion', `${node} won the leader race to promote, but ${names}`);

@@ -23,7 +23,7 @@ export interface ExecHost {
   /** `stopPg()` of the executors: stop, then nothing is left for the fence to stop. */
   loopStop(mode: StopMode): Gen<void>;
   /** Keepalive + create of the leader key; arms the fence when won. */
-  acquire(promote: boolean): Gen<boolean>;
+  acquire(promote: boolean, claimSync?: string): Gen<boolean>;
   startTask(kind: TaskKind, body: Gen<void>): void;
   cancelTask(): void;
   /** The loop is about to start PostgreSQL read-only (for the `fenceReplica` invariant). */
@@ -54,14 +54,11 @@ export function* execute(h: ExecHost, a: Action): Gen<boolean> {
         return true;
       }
       h.leaderUntil = null;
-      h.fence.trip('etcd refused the leader renewal: the key is gone or held by another node');
+      if (h.fence.armed) h.fence.trip('etcd refused the leader renewal: the key is gone or held by another node');
       return false;
     }
     case 'acquireLeader': {
-      if (!(yield* h.acquire(a.promote))) return false;
-      if (a.takeSync !== undefined && !(yield* h.dcs.setSync({ leader: h.name, standbys: [] }, a.takeSync))) {
-        h.env.trace(h.name, 'the sync key changed while this node took the leader key; the next cycle claims it');
-      }
+      if (!(yield* h.acquire(a.promote, a.takeSync))) return false;
       if (a.promote) h.startTask('promote', promoteBody(h.host));
       return true;
     }
@@ -82,6 +79,7 @@ export function* execute(h: ExecHost, a: Action): Gen<boolean> {
         h.markDemoted();
         h.fence.disarm();
       }
+      if (a.role === 'primary' && a.syncStandbyNames !== undefined) h.pg.setSsn(a.syncStandbyNames);
       h.startTask('start', startBody(h.host, a.role, a.role === 'replica' ? (a.upstream?.name ?? null) : null));
       return true;
     case 'promote':

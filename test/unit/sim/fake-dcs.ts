@@ -29,6 +29,8 @@ export class DcsStore {
   private history: HistoryRow[] | null = null;
   /** `sync` key: value and mod revision. */
   sync: { value: SyncState; modRev: number } | null = null;
+  /** The `sync` value just before the last leader key creation (which may have claimed it). */
+  syncAtLastRace: SyncState | null = null;
   /** `failover` key: value (`{}` when cleared) and mod revision. */
   failover: { value: FailoverRequest; modRev: number } | null = null;
   failsafe: Record<string, string> | null = null;
@@ -104,10 +106,14 @@ export class DcsStore {
   }
 
   /** Create-if-absent; a key already holding `name` on `lease` counts as won (as in `memory.ts`). */
-  acquire(name: string, lease: string | null): boolean {
+  /** As the port: create the leader key; with `claimSync`, only at that sync revision, claiming it too. */
+  acquire(name: string, lease: string | null, claimSync?: string): boolean {
     this.requireLease(lease);
     if (this.leader) return this.leader.value === name && this.leader.lease === lease;
+    if (claimSync !== undefined && String(this.sync?.modRev ?? 0) !== claimSync) return false;
+    this.syncAtLastRace = this.sync?.value ?? null;
     this.setLeader({ value: name, lease: lease! });
+    if (claimSync !== undefined) this.sync = { value: { leader: name, standbys: [] }, modRev: ++this.rev };
     return true;
   }
 
@@ -284,9 +290,9 @@ export class DcsClient {
     yield* this.call('write the member key', () => this.store.putMember(this.name, data, this.leaseId));
   }
 
-  *attemptToAcquireLeader(onWon: () => void): Gen<boolean> {
+  *attemptToAcquireLeader(onWon: () => void, claimSync?: string): Gen<boolean> {
     return yield* this.call('create the leader key', () => {
-      const won = this.store.acquire(this.name, this.leaseId);
+      const won = this.store.acquire(this.name, this.leaseId, claimSync);
       if (won) onWon();
       return won;
     });

@@ -1,5 +1,5 @@
 import { decide } from '../../../src/ha/decide.js';
-import type { Decision, Memory, Observation } from '../../../src/ha/types.js';
+import type { Action, Decision, Memory, Observation } from '../../../src/ha/types.js';
 
 /**
  * Deliberately broken `decide` functions for the simulation's self-tests: each breaks one rule
@@ -27,9 +27,12 @@ export function listsUnconfirmedStandbys(o: Observation, m: Memory): Decision {
   const d = decide(o, m);
   if (!o.pg.running || o.pg.inRecovery) return d;
   const streaming = o.pg.replication.filter((r) => r.state === 'streaming').map((r) => r.application_name).sort();
-  const actions = d.actions
-    .filter((a) => a.type !== 'setSyncStandbyNames')
-    .map((a) => (a.type === 'writeSync' && a.value !== null ? { ...a, value: { leader: a.value.leader, standbys: streaming } } : a));
+  const revision = o.dcs.ok ? (o.dcs.cluster.syncModRevision ?? '0') : '0';
+  // Where the real leader would set synchronous_standby_names, it lists the standbys instead.
+  const actions: Action[] = d.actions.map((a) => {
+    if (a.type === 'setSyncStandbyNames') return { type: 'writeSync', value: { leader: o.self.name, standbys: streaming }, modRevision: revision };
+    return a.type === 'writeSync' && a.value !== null ? { ...a, value: { leader: a.value.leader, standbys: streaming } } : a;
+  });
   return { ...d, actions };
 }
 

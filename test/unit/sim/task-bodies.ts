@@ -49,7 +49,7 @@ export function* promoteBody(h: TaskHost): Gen<void> {
  * `demoteForSwitchover` of the executors: CHECKPOINT, fast stop, then poll the candidates'
  * `pg_last_wal_receive_lsn()` every 100 ms until one is past the last checkpoint location (the
  * shutdown checkpoint after a clean stop). None within `SWITCHOVER_CATCHUP_MS`: clear this
- * request, start PostgreSQL again as primary and fail the task.
+ * request and fail the task with PostgreSQL stopped.
  */
 export function* demoteBody(h: TaskHost, candidates: string[], requestRevision: string | null): Gen<void> {
   const { rng, trace } = h.env;
@@ -72,14 +72,12 @@ export function* demoteBody(h: TaskHost, candidates: string[], requestRevision: 
     yield 100;
   }
   const why = lsn === null ? 'could not read the shutdown checkpoint position' : `no candidate received all WAL up to ${lsn} in time (${last})`;
-  trace(h.name, `switchover aborted: ${why}; starting PostgreSQL again as primary`);
+  trace(h.name, `switchover aborted: ${why}; PostgreSQL starts again as primary once the key is renewed`);
   try {
     yield* h.dcs.setFailover({}, requestRevision ?? undefined);
   } catch {
     // As the executor: a failed clear is left for the next leader cycle.
   }
-  h.pg.launch('primary', null, rng.int(500, 3_000));
-  yield* waitStarted(h);
   throw new Error(`switchover aborted: ${why}`);
 }
 
