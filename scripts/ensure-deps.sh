@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what pgwarden's demo and tests need, and only what is missing (safe to run again):
-#   etcd + etcdctl + haproxy (Debian: etcd-server, etcd-client, haproxy),
+#   etcd + etcdctl + haproxy + pgbouncer (Debian: etcd-server, etcd-client, haproxy, pgbouncer),
 #   PostgreSQL 15 binaries in /usr/lib/postgresql/15/bin (Debian: postgresql-15),
 #   patronictl for the compatibility scenario (Debian: patroni; optional),
 #   node_modules (npm ci), dist/ (npm run build).
@@ -24,16 +24,17 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-# 1. etcd, etcdctl, haproxy
+# 1. etcd, etcdctl, haproxy, pgbouncer (the watcher feature rewrites its configuration)
 missing=()
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 # The partition features build their test network with ip, unshare and nsenter.
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
 command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
 if [ "${#missing[@]}" -eq 0 ]; then
-  say "etcd, etcdctl and haproxy: present"
+  say "etcd, etcdctl, haproxy and pgbouncer: present"
 elif is_root; then
   apt_install "${missing[@]}"
 else

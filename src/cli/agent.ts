@@ -4,18 +4,55 @@ import { clientTls, serverTls } from '../api/tls.js';
 import { loadConfigFile } from '../config/load.js';
 import { ConfigError, errorText } from '../errors.js';
 import { VERSION } from '../version.js';
+import { runWatch, validateWatchFile } from '../watch/run.js';
 import { runDaemon } from './daemon.js';
 
 const EXAMPLES = `
+Two forms:
+  pgwarden [--validate-config] NODE.yml      the HA agent, one beside each PostgreSQL server
+  pgwarden watch [--validate-config] WATCH.yml
+                                             the topology watcher, on application and proxy hosts
+
 Examples:
   pgwarden postgres0.yml                     run the HA agent for the node described in postgres0.yml
   pgwarden --validate-config postgres0.yml   check a file and list every problem, then exit
   runuser -u postgres -- npx pgwarden postgres0.yml
                                              as root: run it as the OS user that owns the data directory
+  pgwarden watch watch.yml                   run plugins (pgbouncer, haproxy, ...) whenever the
+                                             leader or the healthy members of a cluster change
+  pgwarden watch --help                      the watch YAML and what plugins receive
 
-The YAML uses Patroni's keys (scope, name, restapi, etcd3, bootstrap, postgresql, tags), so the
-same file also works with patronictl. Signals: SIGTERM/SIGINT stop the node gracefully (a leader
-stops PostgreSQL, then hands over the leader key); SIGHUP re-reads the file.`;
+The node YAML uses Patroni's keys (scope, name, restapi, etcd3, bootstrap, postgresql, tags), so
+the same file also works with patronictl. Signals: SIGTERM/SIGINT stop the node gracefully (a
+leader stops PostgreSQL, then hands over the leader key); SIGHUP re-reads the file.`;
+
+const WATCH_HELP = `
+The watch YAML:
+  etcd3: {hosts: [10.0.0.1:2379, 10.0.0.2:2379]}   # as in a node's YAML
+  namespace: /service/                           # default
+  scope: batman                                  # or scopes: [batman, robin]
+  callback_timeout: 30                           # seconds a plugin run may take (then killed)
+  retry_interval: 10                             # seconds before a failed run is tried again
+  poll_interval: 2                               # seconds between reads of each cluster
+  plugins:
+    - name: pgbouncer
+      command: /usr/share/pgwarden/examples/watch-pgbouncer.mjs --ini /etc/pgbouncer/pgbouncer.ini --database app
+    - name: haproxy
+      command: /usr/share/pgwarden/examples/watch-haproxy.mjs --config /etc/haproxy/haproxy.cfg --section primary
+      scopes: [batman]                           # default: every watched scope
+
+Each plugin runs (without a shell) once at start, then whenever the leader or the set of healthy
+members of its clusters changes; never two runs of one plugin at once. It reads one JSON document
+on stdin: {"event": "watch_started" | "topology_changed" | "retry", "plugin", "reason",
+"timestamp", "clusters": [{"scope", "leader": {"name", "conn_url", "api_url", ...} | null,
+"replicas": [...], ...}]}. A run that fails (exit status not 0) or times out is logged with its
+stderr and tried again at the next change or after retry_interval. Plugins must be idempotent.
+
+Examples:
+  pgwarden watch watch.yml
+  pgwarden watch --validate-config watch.yml
+
+Signals: SIGTERM/SIGINT stop the watcher; a plugin run in progress gets callback_timeout seconds.`;
 
 function validate(file: string): number {
   try {
@@ -32,6 +69,27 @@ function validate(file: string): number {
   }
 }
 
+function validateWatch(file: string): number {
+  try {
+    for (const w of validateWatchFile(file)) process.stdout.write(`warning: ${w}\n`);
+    process.stdout.write(`${file}: configuration is valid\n`);
+    return 0;
+  } catch (e) {
+    process.stderr.write(`${e instanceof ConfigError ? e.message : `${file}: ${errorText(e)}`}\n`);
+    return 1;
+  }
+}
+
+async function watch(file: string, opts: { validateConfig?: boolean }): Promise<number> {
+  if (opts.validateConfig) return validateWatch(file);
+  try {
+    return await runWatch(file);
+  } catch (e) {
+    process.stderr.write(`${e instanceof ConfigError ? e.message : `pgwarden watch: ${errorText(e)}`}\n`);
+    return 1;
+  }
+}
+
 const program = new Command()
   .name('pgwarden')
   .description('PostgreSQL high-availability agent: one per PostgreSQL server, coordinated through etcd')
@@ -40,6 +98,8 @@ const program = new Command()
   .option('--validate-config', 'validate the configuration file and exit (0 = valid)')
   .addHelpText('after', EXAMPLES)
   .showHelpAfterError()
+  // Options belong to the form they follow: `pgwarden watch --validate-config w.yml` is watch's.
+  .enablePositionalOptions()
   .action(async (file: string | undefined, opts: { validateConfig?: boolean }) => {
     if (!file) {
       program.outputHelp({ error: true });
@@ -60,6 +120,17 @@ const program = new Command()
       return;
     }
     process.exitCode = await runDaemon(file);
+  });
+
+program
+  .command('watch')
+  .description('watch clusters in etcd and run plugin commands when the leader or the healthy members change')
+  .argument('<config>', 'YAML file of the watcher (etcd3, scope or scopes, plugins)')
+  .option('--validate-config', 'validate the watch YAML and exit (0 = valid)')
+  .addHelpText('after', WATCH_HELP)
+  .showHelpAfterError()
+  .action(async (file: string, opts: { validateConfig?: boolean }) => {
+    process.exitCode = await watch(file, opts);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

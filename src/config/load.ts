@@ -98,6 +98,15 @@ const LOG_LEVEL_ALIASES: Readonly<Record<string, string>> = { WARN: 'WARNING', F
 
 /** Normalisations done before validation so the schema's types stay simple. */
 function normalise(doc: Record<string, unknown>): void {
+  normaliseSharedSections(doc);
+  dropEmptySections(ConfigSchema, doc, '', (p) => p === 'bootstrap.dcs');
+}
+
+/**
+ * The `etcd3` and `log` sections every pgwarden YAML shares (node, watch): `hosts` given as a
+ * comma-separated string becomes a list, and the log level is upper-cased (WARN → WARNING).
+ */
+export function normaliseSharedSections(doc: Record<string, unknown>): void {
   const etcd3 = doc['etcd3'];
   if (isPlainObject(etcd3) && typeof etcd3['hosts'] === 'string') etcd3['hosts'] = splitHosts(etcd3['hosts']);
   const log = doc['log'];
@@ -105,7 +114,15 @@ function normalise(doc: Record<string, unknown>): void {
     const up = log['level'].trim().toUpperCase();
     log['level'] = LOG_LEVEL_ALIASES[up] ?? up;
   }
-  dropEmptySections(ConfigSchema, doc, '', (p) => p === 'bootstrap.dcs');
+}
+
+/** `etcd3` needs exactly one of `host` and `hosts` (JSON Schema cannot say it clearly). */
+export function etcd3Problems(doc: Record<string, unknown>): string[] {
+  const etcd3 = doc['etcd3'];
+  if (!isPlainObject(etcd3)) return [];
+  const count = ['host', 'hosts'].filter((k) => etcd3[k] !== undefined).length;
+  if (count === 0) return ['etcd3: host or hosts is required'];
+  return count === 2 ? ['etcd3: set either host or hosts, not both'] : [];
 }
 
 /** `a:1, b:2` or `'a:1','b:2'` or `[a:1, b:2]` → `['a:1', 'b:2']` (Patroni accepts all three). */
@@ -145,12 +162,7 @@ function crossFieldProblems(doc: Record<string, unknown>): string[] {
     problems.push("name: must contain only letters, digits, '_', '.' and '-' (it is part of etcd keys and URLs)");
   }
   if (typeof scope === 'string' && scope.includes('/')) problems.push("scope: must not contain '/' (it is part of etcd keys)");
-  const etcd3 = doc['etcd3'];
-  if (isPlainObject(etcd3)) {
-    const count = ['host', 'hosts'].filter((k) => etcd3[k] !== undefined).length;
-    if (count === 0) problems.push('etcd3: host or hosts is required');
-    if (count === 2) problems.push('etcd3: set either host or hosts, not both');
-  }
+  problems.push(...etcd3Problems(doc));
   const bootstrap = doc['bootstrap'];
   const dcs = isPlainObject(bootstrap) ? bootstrap['dcs'] : undefined;
   if (isPlainObject(dcs)) {
@@ -198,9 +210,17 @@ export function loadConfigDocument(doc: unknown, source: string, options: LoadOp
  * @throws ConfigError listing every problem.
  */
 export function loadConfigText(text: string, source: string, options: LoadOptions = {}): LoadResult {
-  let doc: unknown;
+  return loadConfigDocument(parseYaml(text, source), source, options);
+}
+
+/**
+ * Parses YAML text the way every pgwarden YAML file is read (core types, merge keys, no
+ * timestamps). A syntax error names `source`, line and column.
+ * @throws ConfigError
+ */
+export function parseYaml(text: string, source: string): unknown {
   try {
-    doc = yaml.load(text, { filename: source, schema: YAML_SCHEMA });
+    return yaml.load(text, { filename: source, schema: YAML_SCHEMA });
   } catch (e) {
     if (e instanceof yaml.YAMLException) {
       const where = e.mark ? `${source}:${e.mark.line + 1}:${e.mark.column + 1}` : source;
@@ -208,7 +228,15 @@ export function loadConfigText(text: string, source: string, options: LoadOption
     }
     throw new ConfigError(source, [`cannot parse YAML: ${errorText(e)}`]);
   }
-  return loadConfigDocument(doc, source, options);
+}
+
+/** Reads a YAML file's text; an unreadable file is a ConfigError naming it. */
+export function readConfigText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(path, [`cannot read the file: ${errorText(e)}`]);
+  }
 }
 
 /**
@@ -218,11 +246,5 @@ export function loadConfigText(text: string, source: string, options: LoadOption
  * @throws ConfigError listing every problem, including an unreadable file.
  */
 export function loadConfigFile(path: string, options: LoadOptions = {}): LoadResult {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new ConfigError(path, [`cannot read the file: ${errorText(e)}`]);
-  }
-  return loadConfigText(text, path, options);
+  return loadConfigText(readConfigText(path), path, options);
 }

@@ -2,24 +2,13 @@
  * Small file helpers for the data directory: atomic writes, timeline history files and the
  * name a failed data directory is moved to. The parsers are pure and unit tested.
  */
-import { randomBytes } from 'node:crypto';
-import { readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
+import { writeFileAtomic } from '../atomic-file.js';
 import { parseLsn } from '../domain/lsn.js';
 
-/**
- * Writes `path` atomically: a temp file in the same directory, then rename, so PostgreSQL (or
- * a crash) never sees half a file. `mode` applies to the new file (0600 by default: these files
- * may hold connection details).
- */
-export async function writeAtomic(path: string, content: string, mode = 0o600): Promise<void> {
-  const tmp = `${path}.pgwarden-${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, content, { mode });
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+/** Replaces `path` atomically (owner-only by default: these files may hold passwords). */
+export function writeAtomic(path: string, content: string, mode = 0o600): Promise<void> {
+  return writeFileAtomic(path, content, mode);
 }
 
 /** Directory entries, or null when the directory does not exist. */
