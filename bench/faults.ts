@@ -111,9 +111,7 @@ export async function runFault(cluster: BenchCluster, fault: Fault, table: strin
   await writer.stop();
   const acks = writer.acks;
   const last = acks[acks.length - 1];
-  const rows = await query<{ id: number }>(target, `SELECT id FROM ${table}`, [], 10_000);
-  const present = new Set(rows.map((r) => r.id));
-  const missing = acks.filter((a) => !present.has(a.id));
+  const missing = await writer.missingOn(target);
   const result: FaultResult = {
     fault,
     unavailableMs: unavailability(acks, faultAt),

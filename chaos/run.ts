@@ -129,10 +129,7 @@ async function whole(c: ScenarioCluster, seconds: number): Promise<string> {
 /** Ids of acknowledged writes (as "table:id") that are missing on `leader`. */
 async function missingOn(c: ScenarioCluster, leader: string, clients: Writer[]): Promise<Set<string>> {
   const missing = new Set<string>();
-  for (const w of clients) {
-    const present = new Set((await query<{ id: number }>(c.node(leader).pg, `SELECT id FROM ${w.table}`)).map((r) => r.id));
-    for (const a of w.acks) if (!present.has(a.id)) missing.add(`${w.table}:${a.id}`);
-  }
+  for (const w of clients) for (const a of await w.missingOn(c.node(leader).pg)) missing.add(`${w.table}:${a.id}`);
   return missing;
 }
 

@@ -60,8 +60,7 @@ Then('table writer_check has every acknowledged row on {node} within {int} secon
   const w = this.writer;
   assert.ok(w, 'no writer ran');
   await waitFor(seconds, `every acknowledged row of ${w.table} is on ${node.name}`, async () => {
-    const present = new Set((await query<{ id: number }>(node.pg, `SELECT id FROM ${w.table}`)).map((r) => r.id));
-    const lost = w.acks.filter((a) => !present.has(a.id));
+    const lost = await w.missingOn(node.pg);
     if (lost.length > 0) throw new Error(`${lost.length} of ${w.acks.length} missing, e.g. id ${lost[0]!.id}`);
     return true;
   }, 500);

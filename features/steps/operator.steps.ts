@@ -73,9 +73,7 @@ Then('every row the writer got acknowledged is on {node}', async function (this:
   const node = this.cluster.node(this.resolveName(name));
   const w = this.writer;
   assert.ok(w, 'no writer ran');
-  const rows = await query<{ id: number }>(node.pg, `SELECT id FROM ${w.table}`);
-  const present = new Set(rows.map((r) => r.id));
-  const lostAcks = w.acks.filter((a) => !present.has(a.id));
+  const lostAcks = await w.missingOn(node.pg);
   const lost = lostAcks.map((a) => a.id);
   const which = lostAcks.map((a) => `id ${a.id} acknowledged by port ${a.port} at ${new Date(a.at).toISOString()}`).join('; ');
   assert.deepEqual(lost, [], `${lost.length} of ${w.acks.length} acknowledged writes are missing on ${node.name} (port ${node.spec.pgPort}): ${which}`);

@@ -86,9 +86,7 @@ Then('every row the probers got acknowledged is on {node}', async function (this
   const node = this.cluster.node(this.resolveName(name));
   let total = 0;
   for (const p of this.probers) {
-    const rows = await query<{ id: number }>(node.pg, `SELECT id FROM ${p.table}`);
-    const present = new Set(rows.map((r) => r.id));
-    const lost = p.acks.filter((a) => !present.has(a.id)).map((a) => a.id);
+    const lost = (await p.missingOn(node.pg)).map((a) => a.id);
     assert.deepEqual(lost, [], `${lost.length} of ${p.acks.length} acknowledged writes to ${p.table} are missing on ${node.name}`);
     total += p.acks.length;
   }

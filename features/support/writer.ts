@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { PgTarget } from './sql.js';
+import { query, type PgTarget } from './sql.js';
 
 /** One write the writer saw acknowledged, and which server (port) acknowledged it. */
 export interface Ack {
@@ -60,6 +60,17 @@ export class Writer {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.done;
+  }
+
+  /**
+   * The acknowledged writes whose rows `on` does not have. The acknowledgements are copied BEFORE
+   * the query: a write acknowledged while the query runs may be newer than its snapshot, and
+   * would otherwise count as lost although nothing was.
+   */
+  async missingOn(on: PgTarget): Promise<Ack[]> {
+    const acked = [...this.acks];
+    const present = new Set((await query<{ id: number }>(on, `SELECT id FROM ${this.table}`, [], 10_000)).map((r) => r.id));
+    return acked.filter((a) => !present.has(a.id));
   }
 
   /** Longest time between two consecutive acknowledgements, in ms. */
