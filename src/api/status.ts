@@ -94,7 +94,11 @@ export function statusJson(view: NodeView, wallNowMs: number, monoNowMs: number 
       out.xlog = { location: pg.lsn };
     }
     out.timeline = pg.timeline;
-    if (pg.replication.length > 0) out.replication = pg.replication;
+    if (pg.replication.length > 0) {
+      out.replication = pg.replication.map((r) => ({
+        usename: r.usename, application_name: r.application_name, client_addr: r.client_addr, state: r.state, sync_state: r.sync_state, sync_priority: r.sync_priority,
+      }));
+    }
   } else {
     // Patroni reports `unknown` when it believes PostgreSQL runs but cannot query it.
     out.state = view.state === 'running' ? 'unknown' : view.state;

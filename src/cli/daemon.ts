@@ -50,6 +50,8 @@ export function settingsOf(d: DynamicConfig): Settings {
     synchronousMode: d.synchronous_mode,
     synchronousModeStrict: d.synchronous_mode_strict,
     synchronousNodeCount: d.synchronous_node_count,
+    maximumLagOnSyncnode: d.maximum_lag_on_syncnode,
+    knownGoneNodes: d.known_gone_nodes,
     failsafeMode: d.failsafe_mode,
   };
 }

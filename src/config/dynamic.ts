@@ -39,6 +39,10 @@ export interface DynamicConfig {
   synchronous_mode_strict: boolean;
   /** How many standbys must confirm each commit in synchronous mode. */
   synchronous_node_count: number;
+  /** Bytes a synchronous standby may lag before a healthy asynchronous one replaces it (-1: never). */
+  maximum_lag_on_syncnode: number;
+  /** Members removed on purpose: nobody probes or waits for them in a leader race or failsafe round. */
+  known_gone_nodes: string[];
   failsafe_mode: boolean;
   postgresql: { use_pg_rewind: boolean; use_slots: boolean; parameters: Record<string, PgParameterValue> };
 }
@@ -56,13 +60,15 @@ export const DEFAULT_DYNAMIC: Readonly<DynamicConfig> = Object.freeze({
   synchronous_mode: false,
   synchronous_mode_strict: false,
   synchronous_node_count: 1,
+  maximum_lag_on_syncnode: -1,
+  known_gone_nodes: [],
   failsafe_mode: false,
   postgresql: Object.freeze({ use_pg_rewind: false, use_slots: true, parameters: Object.freeze({}) }),
 });
 
-type NumberKey = 'ttl' | 'loop_wait' | 'retry_timeout' | 'maximum_lag_on_failover' | 'primary_start_timeout' | 'primary_stop_timeout' | 'synchronous_node_count';
+type NumberKey = 'ttl' | 'loop_wait' | 'retry_timeout' | 'maximum_lag_on_failover' | 'primary_start_timeout' | 'primary_stop_timeout' | 'synchronous_node_count' | 'maximum_lag_on_syncnode';
 type BoolKey = 'check_timeline' | 'pause' | 'synchronous_mode' | 'synchronous_mode_strict' | 'failsafe_mode';
-const NUMBER_KEYS: readonly NumberKey[] = ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'primary_start_timeout', 'primary_stop_timeout', 'synchronous_node_count'];
+const NUMBER_KEYS: readonly NumberKey[] = ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'primary_start_timeout', 'primary_stop_timeout', 'synchronous_node_count', 'maximum_lag_on_syncnode'];
 const BOOL_KEYS: readonly BoolKey[] = ['check_timeline', 'pause', 'synchronous_mode', 'synchronous_mode_strict', 'failsafe_mode'];
 const ALIASES: Partial<Record<NumberKey, string>> = {
   primary_start_timeout: 'master_start_timeout',
@@ -205,6 +211,13 @@ export function resolveDynamic(
     const b = parseBoolish(v);
     if (b === undefined) problems.push(`${key}: must be true or false (got ${JSON.stringify(v)}); keeping ${fallback[key]}`);
     config[key] = b ?? fallback[key];
+  }
+
+  const gone = fromDcs['known_gone_nodes'];
+  if (gone != null) {
+    const bad = validate(propertySchema(DynamicInputSchema, 'known_gone_nodes')!, gone, 'known_gone_nodes');
+    problems.push(...bad.map((p) => `${p}; keeping ${JSON.stringify(fallback.known_gone_nodes)}`));
+    config.known_gone_nodes = [...(bad.length === 0 ? (gone as string[]) : fallback.known_gone_nodes)];
   }
 
   const pg = fromDcs['postgresql'];

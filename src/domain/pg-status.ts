@@ -8,6 +8,8 @@ export interface ReplicationRow {
   state: string;
   sync_state: string;
   sync_priority: number;
+  /** `flush_lsn` of the standby (internal: not part of the REST output); absent when unknown. */
+  flushLsn?: number | null;
 }
 
 /**

@@ -33,12 +33,15 @@ export function bytes(n: number): string {
   return n >= 1048576 ? `${n} bytes (${(n / 1048576).toFixed(1)} MiB)` : `${n} bytes`;
 }
 
-/** The other members worth asking during a race: current members plus the last leader-era view. */
+/**
+ * The other members worth asking during a race: current members plus the last leader-era view,
+ * without the `known_gone_nodes` an operator removed on purpose (nobody waits for them).
+ */
 export function raceCandidates(obs: Observation, members: { name: string; apiUrl: string }[]): { name: string; apiUrl: string }[] {
   const byName = new Map<string, string>();
   for (const m of members) byName.set(m.name, m.apiUrl);
   return [...byName]
-    .filter(([name]) => name !== obs.self.name)
+    .filter(([name]) => name !== obs.self.name && !obs.settings.knownGoneNodes.includes(name))
     .map(([name, apiUrl]) => ({ name, apiUrl }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -26,7 +26,7 @@ export function failsafeChores(obs: Observation, cluster: ClusterSnapshot): Acti
 export function failsafeWithoutDcs(obs: Observation, mem: Memory, error: string): Decision | { note: string } | null {
   if (!obs.settings.failsafeMode || obs.settings.paused) return null;
   if (obs.leaderUntil === null || obs.now >= obs.leaderUntil) return null;
-  const others = failsafeAudience(mem, obs.self.name);
+  const others = failsafeAudience(mem, obs.self.name, obs.settings.knownGoneNodes);
   if (obs.failsafe === null) {
     return { actions: [{ type: 'failsafePing', members: others }], reason: `etcd is not reachable (${error}); failsafe mode: asking every member to confirm me as leader`, memory: mem };
   }
@@ -69,9 +69,12 @@ export function failsafeLeadRefusal(settings: Settings, cluster: ClusterSnapshot
   return null;
 }
 
-/** The members a failsafe leader must hear from: those it last saw and those the failsafe key lists. */
-export function failsafeAudience(mem: Memory, self: string): { name: string; apiUrl: string }[] {
+/**
+ * The members a failsafe leader must hear from: those it last saw and those the failsafe key
+ * lists, except itself and the `known_gone_nodes` an operator removed on purpose.
+ */
+export function failsafeAudience(mem: Memory, self: string, gone: readonly string[] = []): { name: string; apiUrl: string }[] {
   const byName = new Map<string, string>();
-  for (const m of [...mem.lastMembers, ...mem.lastFailsafe]) if (m.name !== self) byName.set(m.name, m.apiUrl);
+  for (const m of [...mem.lastMembers, ...mem.lastFailsafe]) if (m.name !== self && !gone.includes(m.name)) byName.set(m.name, m.apiUrl);
   return [...byName].map(([name, apiUrl]) => ({ name, apiUrl })).sort((a, b) => a.name.localeCompare(b.name));
 }

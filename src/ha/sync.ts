@@ -13,7 +13,7 @@
  * 4. standbys that PostgreSQL now reports as `sync` join the key.
  */
 import type { ClusterSnapshot, SyncState } from '../domain/cluster.js';
-import type { PgStatus } from '../domain/pg-status.js';
+import type { PgStatus, ReplicationRow } from '../domain/pg-status.js';
 import type { Action, Observation, Settings } from './types.js';
 
 type RunningPg = Extract<PgStatus, { running: true }>;
@@ -28,16 +28,28 @@ export function standbyNamesFor(picked: readonly string[], count: number, strict
 
 /**
  * Standbys that may be synchronous: members streaming from this primary (application_name =
- * member name), not tagged `nosync`; the ones PostgreSQL already has as `sync` first (no churn),
- * then by name. The first `synchronous_node_count` are picked.
+ * member name), not tagged `nosync`. Order: standbys within `maximum_lag_on_syncnode` first (a
+ * lagging synchronous standby gives way to a healthy asynchronous one, but is kept when there is
+ * none), then the ones PostgreSQL already has as `sync` (no churn), then by name. The first
+ * `synchronous_node_count` are picked. Lag is measured on `flush_lsn` against the most advanced
+ * standby when there are several (under a heavy write load all of them trail the primary), else
+ * against the primary's position.
  */
-export function pickStandbys(pg: RunningPg, cluster: ClusterSnapshot, self: string, count: number): { picked: string[]; confirmed: string[] } {
+export function pickStandbys(pg: RunningPg, cluster: ClusterSnapshot, self: string, count: number, maxLag = -1): { picked: string[]; confirmed: string[] } {
   const members = new Map(cluster.members.map((m) => [m.name, m]));
   const rows = pg.replication.filter((r) => {
     const m = members.get(r.application_name);
     return r.application_name !== self && m !== undefined && r.state === 'streaming' && !truthy(m.data.tags?.['nosync']);
   });
-  rows.sort((a, b) => Number(b.sync_state === 'sync') - Number(a.sync_state === 'sync') || a.application_name.localeCompare(b.application_name));
+  const flushed = rows.map((r) => r.flushLsn).filter((l): l is number => typeof l === 'number');
+  const reference = flushed.length > 1 ? Math.max(...flushed) : pg.lsn;
+  const lags = (r: ReplicationRow): boolean => maxLag >= 0 && typeof r.flushLsn === 'number' && reference - r.flushLsn > maxLag;
+  rows.sort(
+    (a, b) =>
+      Number(lags(a)) - Number(lags(b)) ||
+      Number(b.sync_state === 'sync') - Number(a.sync_state === 'sync') ||
+      a.application_name.localeCompare(b.application_name),
+  );
   const picked = [...new Set(rows.map((r) => r.application_name))].slice(0, Math.max(1, count));
   const confirmed = rows.filter((r) => r.sync_state === 'sync' && picked.includes(r.application_name)).map((r) => r.application_name);
   return { picked, confirmed: [...new Set(confirmed)].sort() };
@@ -67,7 +79,7 @@ export function syncStep(obs: Observation, cluster: ClusterSnapshot): { actions:
   if (sync === null || sync.leader !== me) {
     return { actions: [{ type: 'writeSync', value: { leader: me, standbys: [] }, modRevision: rev }], note: 'synchronous mode: taking over the sync key' };
   }
-  const { picked, confirmed } = pickStandbys(pg, cluster, me, s.synchronousNodeCount);
+  const { picked, confirmed } = pickStandbys(pg, cluster, me, s.synchronousNodeCount, s.maximumLagOnSyncnode);
   const keep = sync.standbys.filter((n) => confirmed.includes(n));
   if (!same(keep, sync.standbys)) {
     const gone = sync.standbys.filter((n) => !keep.includes(n));

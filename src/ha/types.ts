@@ -32,6 +32,10 @@ export interface Settings {
   synchronousMode: boolean;
   synchronousModeStrict: boolean;
   synchronousNodeCount: number;
+  /** `maximum_lag_on_syncnode` in bytes; -1 = a lagging synchronous standby is never replaced. */
+  maximumLagOnSyncnode: number;
+  /** `known_gone_nodes`: members removed on purpose, never probed nor waited for. */
+  knownGoneNodes: readonly string[];
   /** `failsafe_mode`: with etcd unreachable, a primary confirmed by every member keeps running. */
   failsafeMode: boolean;
 }

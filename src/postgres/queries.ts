@@ -32,7 +32,8 @@ SELECT pg_is_in_recovery() AS in_recovery,
   (SELECT count(*) > 0 FROM pg_settings WHERE pending_restart) AS pending_restart,
   current_setting('synchronous_standby_names') AS sync_names,
   (SELECT coalesce(json_agg(json_build_object('usename', usename, 'application_name', application_name,
-     'client_addr', host(client_addr), 'state', state, 'sync_state', sync_state, 'sync_priority', sync_priority)
+     'client_addr', host(client_addr), 'state', state, 'sync_state', sync_state, 'sync_priority', sync_priority,
+     'flush_lsn', flush_lsn::text)
      ORDER BY application_name), '[]'::json) FROM pg_stat_replication) AS replication`;
 
 /** One row of STATUS_QUERY as node-postgres returns it. */
@@ -71,6 +72,7 @@ function replicationRows(v: unknown): ReplicationRow[] {
     state: String(r.state ?? ''),
     sync_state: String(r.sync_state ?? ''),
     sync_priority: Number(r.sync_priority ?? 0),
+    flushLsn: typeof r.flush_lsn === 'string' ? parseLsn(r.flush_lsn) : null,
   }));
 }
 

@@ -31,9 +31,21 @@ describe('resolveDynamic', () => {
       synchronous_mode: false,
       synchronous_mode_strict: false,
       synchronous_node_count: 1,
+      maximum_lag_on_syncnode: -1,
+      known_gone_nodes: [],
       failsafe_mode: false,
       postgresql: { use_pg_rewind: false, use_slots: true, parameters: {} },
     });
+  });
+
+  it('applies maximum_lag_on_syncnode and known_gone_nodes, keeping the fallback for bad values', () => {
+    const good = resolveDynamic({ maximum_lag_on_syncnode: 1024, known_gone_nodes: ['n3'] });
+    assert.deepEqual([good.problems, good.config.maximum_lag_on_syncnode, good.config.known_gone_nodes], [[], 1024, ['n3']]);
+    const bad = resolveDynamic({ maximum_lag_on_syncnode: -5, known_gone_nodes: 'n3' }, withDefaults({ known_gone_nodes: ['n4'] }));
+    assert.equal(bad.config.maximum_lag_on_syncnode, -1);
+    assert.deepEqual(bad.config.known_gone_nodes, ['n4']);
+    assert.equal(bad.problems.length, 2, bad.problems.join('; '));
+    assert.match(bad.problems.join('; '), /known_gone_nodes: .*keeping \["n4"\]/);
   });
 
   it('applies the value the bootstrapping node wrote, keeping null parameters as none', () => {

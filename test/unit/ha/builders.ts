@@ -75,6 +75,7 @@ export function obs(over: Partial<Observation> = {}): Observation {
       ttlMs: 10_000, loopWaitMs: 2_000, retryTimeoutMs: 3_000, maximumLagOnFailover: 1_048_576,
       primaryStartTimeoutMs: 300_000, paused: false, useSlots: true, usePgRewind: true,
       synchronousMode: false, synchronousModeStrict: false, synchronousNodeCount: 1, failsafeMode: false,
+      maximumLagOnSyncnode: -1, knownGoneNodes: [],
     },
     dcs: { ok: true, cluster: cluster() },
     pg: replicaPg(),

@@ -171,3 +171,14 @@ describe('a restarted agent in failsafe mode', () => {
     assert.equal(decide(o(4_000, false), mem()).actions[0]?.type, 'probePeers');
   });
 });
+
+describe('known_gone_nodes', () => {
+  it('are neither probed in a race nor asked in a failsafe round', () => {
+    const gone = { knownGoneNodes: ['n3'] };
+    assert.deepEqual(decide(at('n2', replicaPg(), cluster(), gone), mem()).actions, [
+      { type: 'probePeers', members: [{ name: 'n1', apiUrl: 'http://127.0.0.1:8432/patroni' }] },
+    ]);
+    const m = mem({ lastMembers: [{ name: 'n1', apiUrl: 'a1' }, { name: 'n2', apiUrl: 'a2' }, { name: 'n3', apiUrl: 'a3' }] });
+    assert.deepEqual(failsafeAudience(m, 'n1', ['n3']), [{ name: 'n2', apiUrl: 'a2' }]);
+  });
+});

@@ -42,6 +42,32 @@ describe('synchronous_standby_names', () => {
   });
 });
 
+describe('maximum_lag_on_syncnode', () => {
+  const c = cluster({ members: [member('n1', 1), member('n2', 2), member('n3', 3)] });
+  const at = (name: string, flushLsn: number, sync = 'async'): ReplicationRow => ({ ...row(name, sync), flushLsn });
+  const pg = (rows: ReplicationRow[], lsn = 10_000): RunningPg => ({ ...(primaryPg(lsn) as RunningPg), replication: rows });
+
+  it('replaces a lagging synchronous standby with a healthy asynchronous one', () => {
+    assert.deepEqual(pickStandbys(pg([at('n2', 5_000, 'sync'), at('n3', 9_900)]), c, 'n1', 1, 1_000).picked, ['n3']);
+  });
+
+  it('keeps it when no other standby is healthy, and ignores lag when the setting is -1', () => {
+    assert.deepEqual(pickStandbys(pg([at('n2', 5_000, 'sync'), at('n3', 4_000)]), c, 'n1', 1, 1_000).picked, ['n2']);
+    assert.deepEqual(pickStandbys(pg([at('n2', 5_000, 'sync'), at('n3', 9_900)]), c, 'n1', 1, -1).picked, ['n2']);
+  });
+
+  it('measures against the most advanced standby when there are several, else against the primary', () => {
+    // Both trail the busy primary by far, but n2 is within 1000 bytes of n3: nothing to swap.
+    assert.deepEqual(pickStandbys(pg([at('n2', 5_000, 'sync'), at('n3', 5_500)], 100_000), c, 'n1', 1, 1_000).picked, ['n2']);
+    assert.deepEqual(pickStandbys(pg([at('n2', 5_000, 'sync')], 100_000), c, 'n1', 1, 1_000).picked, ['n2'], 'the only standby stays');
+  });
+
+  it('makes the leader take the lagging standby out of the sync key first', () => {
+    const o = leaderObs([at('n2', 5_000, 'sync'), at('n3', 9_900)], { leader: 'n1', standbys: ['n2'] }, '1 ("n2")', { maximumLagOnSyncnode: 1_000 });
+    assert.deepEqual(step({ ...o, pg: { ...(o.pg as RunningPg), lsn: 10_000 } }), [{ type: 'writeSync', value: { leader: 'n1', standbys: [] }, modRevision: '42' }]);
+  });
+});
+
 describe('syncStep: one safe change per cycle', () => {
   const cases: [string, Observation, unknown][] = [
     ['claims a missing sync key for itself with no standbys', leaderObs([row('n2')], null), [{ type: 'writeSync', value: { leader: 'n1', standbys: [] }, modRevision: '0' }]],

@@ -22,6 +22,8 @@ export const SIM_SETTINGS: Settings = {
   primaryStartTimeoutMs: 300_000,
   paused: false,
   synchronousMode: false,
+  maximumLagOnSyncnode: -1,
+  knownGoneNodes: [],
   synchronousModeStrict: false,
   synchronousNodeCount: 1,
   failsafeMode: false,
