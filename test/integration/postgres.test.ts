@@ -111,6 +111,31 @@ describe('LocalPostgres on real PostgreSQL 15', { skip: pgSkipReason() }, () => 
     assert.deepEqual(await sql(PORT_A, 'SELECT slot_name, active FROM pg_replication_slots'), [{ slot_name: 'b', active: true }]);
   });
 
+  it('measures an idle streaming replica at the primary position, also after a WAL segment switch (the lag rule cannot strand an idle cluster)', async () => {
+    // The leader publishes its probe's lsn (pg_current_wal_lsn) as status.optime; a racer compares
+    // it with its own probe's lsn (max of received and replayed). Patroni issue #1849: on an idle
+    // cluster a segment switch left replicas "behind" the published position for good.
+    await sql(PORT_A, 'CREATE TABLE idle_check(id int); INSERT INTO idle_check VALUES (1)');
+    await sql(PORT_A, 'SELECT pg_switch_wal()');
+    const primary = await a.probe();
+    assert.ok(primary.running && !primary.inRecovery);
+    const replica = await until('b reaches the primary position', async () => {
+      const p = await b.probe();
+      return p.running && p.lsn >= primary.lsn ? p : null;
+    });
+    assert.ok(replica.running);
+    assert.equal(primary.lsn - replica.lsn <= 0, true, `primary ${primary.lsn}, replica ${replica.lsn}`);
+    const after = await a.probe();
+    assert.ok(after.running);
+    assert.equal(after.lsn, primary.lsn, 'the idle primary did not move on');
+    // maximum_lag_on_syncnode reads the standby's flush position from the same probe; it arrives
+    // with the standby's next status message (wal_receiver_status_interval, 10 s by default).
+    await until("the primary sees b's flush position reach its own", async () => {
+      const p = await a.probe();
+      return p.running && p.replication[0]?.flushLsn === primary.lsn;
+    });
+  });
+
   it('leaves an unchanged upstream alone, reloads a changed one, and asks a primary for a restart', async () => {
     assert.equal(await b.follow(upA, 'b'), 'unchanged');
     assert.equal(await b.follow(upA, null), 'reloaded');
