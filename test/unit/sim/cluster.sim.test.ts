@@ -10,7 +10,7 @@ import { runSim, type SimOptions, type SimResult } from './world.js';
 
 const SEEDS = Number(process.env['SIM_SEEDS'] ?? 200);
 /** Seeds per schedule kind other than `async`. */
-const MODE_SEEDS = Number(process.env['SIM_MODE_SEEDS'] ?? 200);
+const MODE_SEEDS = Number(process.env['SIM_MODE_SEEDS'] ?? 400);
 const replay = process.env['SIM_SEED'];
 const replayMode = process.env['SIM_MODE'] ?? 'async';
 const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
