@@ -47,7 +47,7 @@ export function isSyncStandbyView(view: NodeView): boolean {
 }
 
 /** The cluster replicates from another cluster (`standby_cluster` in the dynamic config). */
-export function isStandbyCluster(view: NodeView): boolean {
+export function isStandbyCluster(view: Pick<NodeView, 'role' | 'cluster'>): boolean {
   if (view.role === 'standby_leader') return true;
   const sc = view.cluster?.config?.['standby_cluster'];
   return sc !== undefined && sc !== null && sc !== false;

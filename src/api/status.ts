@@ -195,8 +195,10 @@ function memberJson(m: Member, cluster: ClusterSnapshot, standby: boolean): Clus
  * Builds the `/cluster` object from the view's last cluster read: members sorted by name, the
  * leader-key holder as `leader` (`standby_leader` in a standby cluster), everyone else `replica`
  * with `lag` in bytes behind `status.optime`. An empty member list when there is no cluster view.
+ * Needs only three fields of the view, so the observer (`observe/report.ts`), which has no node
+ * view of its own, builds the same document from a cluster it read.
  */
-export function clusterJson(view: NodeView): ClusterJson {
+export function clusterJson(view: Pick<NodeView, 'cluster' | 'paused' | 'role'>): ClusterJson {
   const cluster = view.cluster;
   if (cluster === null) return view.paused ? { members: [], pause: true } : { members: [] };
   const standby = isStandbyCluster(view);

@@ -4,14 +4,17 @@ import { clientTls, serverTls } from '../api/tls.js';
 import { loadConfigFile } from '../config/load.js';
 import { ConfigError, errorText } from '../errors.js';
 import { VERSION } from '../version.js';
+import { runObserve, validateObserverFile } from '../observe/run.js';
 import { runWatch, validateWatchFile } from '../watch/run.js';
 import { runDaemon } from './daemon.js';
 
 const EXAMPLES = `
-Two forms:
+Three forms:
   pgwarden [--validate-config] NODE.yml      the HA agent, one beside each PostgreSQL server
   pgwarden watch [--validate-config] WATCH.yml
                                              the topology watcher, on application and proxy hosts
+  pgwarden observe [--validate-config] OBSERVE.yml
+                                             the observer: a read-only third viewpoint on clusters
 
 Examples:
   pgwarden postgres0.yml                     run the HA agent for the node described in postgres0.yml
@@ -21,6 +24,9 @@ Examples:
   pgwarden watch watch.yml                   run plugins (pgbouncer, haproxy, ...) whenever the
                                              leader or the healthy members of a cluster change
   pgwarden watch --help                      the watch YAML and what plugins receive
+  pgwarden observe observe.yml               probe every member, alert on two primaries, a leader
+                                             in recovery or lag; serve /cluster and /metrics
+  pgwarden observe --help                    the observer YAML, its alerts and endpoints
 
 The node YAML uses Patroni's keys (scope, name, restapi, etcd3, bootstrap, postgresql, tags), so
 the same file also works with patronictl. Signals: SIGTERM/SIGINT stop the node gracefully (a
@@ -54,6 +60,38 @@ Examples:
 
 Signals: SIGTERM/SIGINT stop the watcher; a plugin run in progress gets callback_timeout seconds.`;
 
+const OBSERVE_HELP = `
+The observer YAML (examples/observe.yml is a commented one):
+  etcd3: {hosts: [10.0.0.1:2379]}                # as in a node's YAML
+  namespace: /service/                           # default
+  scope: batman                                  # or scopes: [batman, robin]
+  restapi:
+    listen: 127.0.0.1:8090                       # /cluster?scope=NAME, /clusters, /metrics
+    authentication: {username: obs, password: x} # optional; then every request needs it
+  postgresql:
+    authentication:
+      monitoring: {username: observer, password: x}  # a role with pg_monitor (or: superuser)
+    database: postgres                           # default
+  poll_interval: 5                               # seconds between rounds
+  probe_timeout: 3                               # seconds per PostgreSQL / REST probe
+  alert_file_dir: /var/lib/pgwarden-observer     # files in <dir>/<scope>/; optional
+  warning_replication_bytes_lag: 16777216        # optional
+  warning_replication_time_lag: 30               # seconds; optional
+  heartbeat_table: {enabled: true}               # read the leader's heartbeat for time lag
+
+Each round reads the cluster from etcd, then asks every member's PostgreSQL (read-only
+transaction) whether it is in recovery and where its WAL is, and its REST API for GET /patroni.
+Alerts (logged, served, and files in alert_file_dir/<scope>/ while in force; raised when seen in
+two rounds in a row): multiple_primary_warning, leader_in_recovery_warning,
+replication_delay_warning, authentication_error. The observer never writes to etcd or PostgreSQL.
+
+Examples:
+  pgwarden observe observe.yml
+  pgwarden observe --validate-config observe.yml
+  curl -s 'http://127.0.0.1:8090/cluster?scope=batman' | jq .observer
+
+Signals: SIGTERM/SIGINT stop the observer.`;
+
 function validate(file: string): number {
   try {
     const { config, warnings } = loadConfigFile(file);
@@ -69,9 +107,10 @@ function validate(file: string): number {
   }
 }
 
-function validateWatch(file: string): number {
+/** `--validate-config` of the watch and observe forms: every problem, or the warnings. */
+function validateOther(file: string, load: (path: string) => string[]): number {
   try {
-    for (const w of validateWatchFile(file)) process.stdout.write(`warning: ${w}\n`);
+    for (const w of load(file)) process.stdout.write(`warning: ${w}\n`);
     process.stdout.write(`${file}: configuration is valid\n`);
     return 0;
   } catch (e) {
@@ -80,12 +119,13 @@ function validateWatch(file: string): number {
   }
 }
 
-async function watch(file: string, opts: { validateConfig?: boolean }): Promise<number> {
-  if (opts.validateConfig) return validateWatch(file);
+/** Runs the watch or observe form (`name`), or validates its file. */
+async function runForm(name: string, file: string, opts: { validateConfig?: boolean }, run: (path: string) => Promise<number>, load: (path: string) => string[]): Promise<number> {
+  if (opts.validateConfig) return validateOther(file, load);
   try {
-    return await runWatch(file);
+    return await run(file);
   } catch (e) {
-    process.stderr.write(`${e instanceof ConfigError ? e.message : `pgwarden watch: ${errorText(e)}`}\n`);
+    process.stderr.write(`${e instanceof ConfigError ? e.message : `pgwarden ${name}: ${errorText(e)}`}\n`);
     return 1;
   }
 }
@@ -130,7 +170,18 @@ program
   .addHelpText('after', WATCH_HELP)
   .showHelpAfterError()
   .action(async (file: string, opts: { validateConfig?: boolean }) => {
-    process.exitCode = await watch(file, opts);
+    process.exitCode = await runForm('watch', file, opts, runWatch, validateWatchFile);
+  });
+
+program
+  .command('observe')
+  .description('watch clusters from outside: probe every member, alert on two primaries, a leader in recovery or lag (read-only)')
+  .argument('<config>', 'YAML file of the observer (etcd3, scope or scopes, restapi, postgresql)')
+  .option('--validate-config', 'validate the observer YAML and exit (0 = valid)')
+  .addHelpText('after', OBSERVE_HELP)
+  .showHelpAfterError()
+  .action(async (file: string, opts: { validateConfig?: boolean }) => {
+    process.exitCode = await runForm('observe', file, opts, runObserve, validateObserverFile);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -30,6 +30,7 @@ import {
   type RestartOptions,
 } from '../ctl/actions.js';
 import { CtlError, openContext, type CtlContext } from '../ctl/context.js';
+import { answerLine, currentPrimary } from '../ctl/current-primary.js';
 import { addSetting, lineDiff, pgParameterSetting, toYaml } from '../ctl/edit.js';
 import { parseFormat, renderRows, type Format, type Row } from '../ctl/format.js';
 import { listColumns, listFooter, listRows, topologyRows } from '../ctl/list.js';
@@ -480,6 +481,19 @@ program
       const up = m ? memberUpstream(m) : null;
       if (!up) throw new CtlError('no member matches');
       say(`host=${up.host} port=${up.port}`);
+    });
+  });
+
+program
+  .command('current-primary [cluster]')
+  .description('print the primary: name, host:port and conn_url (from etcd, else from json_state_file_path)')
+  .option('--json', 'print a JSON object (with the source, and for the state file its age)')
+  .addHelpText('after', '\nExamples:\n  pgwardenctl -c postgres0.yml current-primary     # postgres0 127.0.0.1:5432 postgres://127.0.0.1:5432/postgres\n  psql "$(pgwardenctl -c postgres0.yml current-primary --json | jq -r .conn_url)"')
+  .action(async (clusterName: string | undefined, o: { json?: boolean }) => {
+    await withContext(clusterName, async (ctx) => {
+      const { answer, notice } = await currentPrimary(ctx);
+      if (notice !== null) process.stderr.write(`pgwardenctl: ${notice}\n`);
+      say(o.json ? JSON.stringify(answer) : answerLine(answer));
     });
   });
 

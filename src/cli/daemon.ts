@@ -19,6 +19,9 @@ import type { Settings } from '../ha/types.js';
 import { createLogger, parseLogLevel, type Logger } from '../log.js';
 import { HaLoop } from '../loop/loop.js';
 import { LocalPostgres } from '../postgres/local.js';
+import { PostgresWithCallbacks } from '../postgres/with-callbacks.js';
+import { buildNodeEvents } from '../outside/wiring.js';
+import { SyslogLogger, teeLogger } from '../log-syslog.js';
 import { VERSION } from '../version.js';
 
 /** `watchdog.safety_margin` default (Patroni's): fence 5 s before the leader lease ends. */
@@ -84,7 +87,9 @@ async function checkNameIsFree(dcs: Dcs, config: Config, peers: HttpPeerApi, log
  */
 export async function runDaemon(configPath: string): Promise<number> {
   let { config, warnings } = loadConfigFile(configPath);
-  const log = createLogger(parseLogLevel(config.log?.level));
+  const level = parseLogLevel(config.log?.level);
+  const syslog = config.log.syslog ? new SyslogLogger({ ...config.log.syslog, level }) : null;
+  const log = syslog ? teeLogger(createLogger(level), syslog) : createLogger(level);
   for (const w of warnings) log.warn(`${configPath}: ${w}`);
 
   const fallbackDynamic = resolveDynamic((config.bootstrap?.dcs ?? null) as Record<string, unknown> | null).config;
@@ -111,9 +116,12 @@ export async function runDaemon(configPath: string): Promise<number> {
   const applyParameterChanges = (): void => {
     const now = JSON.stringify(effectivePgParameters(config, dynamic));
     if (now === appliedParameters) return;
+    // The first read only brings the files in line with etcd: not an operator's reload, so it
+    // goes past the callbacks (no on_reload at every agent start).
+    const target = appliedParameters === null ? localPg : pg;
     if (appliedParameters !== null) log.info('PostgreSQL parameters changed in the dynamic configuration: reloading PostgreSQL');
     appliedParameters = now;
-    pg.reload().catch((e: unknown) => log.warn(`PostgreSQL reload failed: ${errorText(e)}`));
+    target.reload().catch((e: unknown) => log.warn(`PostgreSQL reload failed: ${errorText(e)}`));
   };
 
   const auth = config.restapi.authentication?.username
@@ -142,7 +150,7 @@ export async function runDaemon(configPath: string): Promise<number> {
   let allowlist = await allowlistOf(config);
   const pgListen = parseListen(config.postgresql.listen);
   const pgConnect = parseHostPort(config.postgresql.connect_address);
-  const pg = new LocalPostgres({
+  const localPg = new LocalPostgres({
     name: config.name,
     scope: config.scope,
     dataDir: resolve(config.postgresql.data_dir),
@@ -161,6 +169,27 @@ export async function runDaemon(configPath: string): Promise<number> {
     queryTimeoutMs: Math.min(5_000, fallbackDynamic.retry_timeout * 1000),
     logger: log,
   });
+  /** Heartbeat queries get a short deadline: a slow server costs a skipped beat, nothing more. */
+  const HEARTBEAT_TIMEOUT_MS = 2_000;
+  const events = buildNodeEvents({
+    config: () => config,
+    clock: systemClock,
+    log,
+    connect: (server, what, fn) => localPg.withConnection(server, what, fn, HEARTBEAT_TIMEOUT_MS),
+    pgProbeError: () => localPg.probeError(),
+  });
+  let loopRef: HaLoop | null = null;
+  const pg = new PostgresWithCallbacks(localPg, events.callbacks, {
+    name: config.name,
+    scope: config.scope,
+    cluster: () => dcs.getCluster().catch(() => loopRef?.view().cluster ?? null),
+  });
+  /** Tags as published: the configured ones, plus `nofailover` while the maintenance file exists. */
+  const tagsNow = (): Tags => {
+    const tags = effectiveTags(config);
+    if (events.maintenance.check()) tags.nofailover = true;
+    return tags;
+  };
 
   let stopping = false;
   let fatalMessage: string | null = null;
@@ -242,7 +271,7 @@ export async function runDaemon(configPath: string): Promise<number> {
     clock: systemClock,
     log,
     self: () => {
-      const tags = effectiveTags(config);
+      const tags = tagsNow();
       return {
         name: config.name,
         nofailover: tags.nofailover === true,
@@ -250,7 +279,7 @@ export async function runDaemon(configPath: string): Promise<number> {
         canBootstrap: config.bootstrap !== undefined,
       };
     },
-    tags: () => effectiveTags(config),
+    tags: tagsNow,
     settingsFor,
     bootstrapDcs: (config.bootstrap?.dcs ?? {}) as Record<string, unknown>,
     onFatal: (m) => {
@@ -258,7 +287,9 @@ export async function runDaemon(configPath: string): Promise<number> {
       log.critical(m);
       onSignal('a fatal error');
     },
+    onCycle: (report) => events.views.observe(report),
   });
+  loopRef = loop;
 
   const reload = () => {
     try {
@@ -332,6 +363,8 @@ export async function runDaemon(configPath: string): Promise<number> {
   await companion.stop();
   loop.publishStopped('shutting down');
   await api.close().catch(() => undefined);
+  // on_stop was queued by the stop above: give commands a moment, then end them.
+  await events.stop(Math.min(config.postgresql.callback_timeout, 5) * 1000);
   if (!paused) {
     if (wasLeader) {
       const released = await dcs.deleteLeader(config.name).catch(() => false);
@@ -341,6 +374,7 @@ export async function runDaemon(configPath: string): Promise<number> {
   }
   peers.close();
   await dcs.close().catch(() => undefined);
+  // The syslog socket is not closed: it keeps no process alive, and closing it could drop the last lines.
   log.info('pgwarden stopped');
   return fatalMessage ? 1 : 0;
 }

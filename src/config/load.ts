@@ -11,6 +11,7 @@ import { sortProblems, validate } from './ajv.js';
 import { collectAnnotations, deepFreeze, dropEmptySections, isPlainObject } from './annotations.js';
 import { ignoredLocalParameters, timingProblem } from './dynamic.js';
 import { ConfigSchema, type Config } from './schema.js';
+import { checkCommandLines, checkEventCommands, checkTriggerThresholds, type CallbacksConfig, type TriggersConfig } from '../events/config.js';
 
 export { parseHostPort, parseListen, type HostPort } from './hostport.js';
 export { etcdEndpoints } from './etcd.js';
@@ -169,7 +170,36 @@ function crossFieldProblems(doc: Record<string, unknown>): string[] {
     const timing = timingProblem(dcs);
     if (timing) problems.push(`bootstrap.dcs: ${timing}`);
   }
+  problems.push(...eventProblems(doc));
   return problems;
+}
+
+/**
+ * Command lines that cannot be split into words and inverted replica up/down limits, so that a
+ * typo is a load error naming its key rather than a warning in the HA loop's log. Sections of
+ * the wrong type are left to the schema's own messages.
+ */
+function eventProblems(doc: Record<string, unknown>): string[] {
+  const pg = doc['postgresql'];
+  const callbacks = isPlainObject(pg) && isPlainObject(pg['callbacks']) ? stringValues(pg['callbacks']) : undefined;
+  const triggersDoc = doc['triggers'];
+  const triggers = isPlainObject(triggersDoc) ? (triggersDoc as TriggersConfig) : undefined;
+  const isLimit = (k: string) => k.endsWith('_lag_bytes') || k.endsWith('_lag_seconds');
+  const limitsTyped = triggers !== undefined && Object.entries(triggers).every(([k, v]) => !isLimit(k) || typeof v === 'number');
+  const outsideCommand = (key: string): [string, string | undefined] => {
+    const v = doc[key];
+    return [key, typeof v === 'string' ? v : undefined];
+  };
+  return [
+    ...checkEventCommands(callbacks as CallbacksConfig | undefined, triggers && (stringValues(triggers) as TriggersConfig)),
+    ...(limitsTyped ? checkTriggerThresholds(triggers) : []),
+    ...checkCommandLines([outsideCommand('over_warning_limit_command'), outsideCommand('failover_command')]),
+  ];
+}
+
+/** The string-valued entries of a mapping (others are the schema's to report). */
+function stringValues(o: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
 /**

@@ -4,13 +4,16 @@
  *
  * Conventions: every mapping is closed (`additionalProperties: false`), so a misspelt key is an
  * error, except the free-form records (`postgresql.parameters`, custom `tags`,
- * `bootstrap.users`, `postgresql.callbacks`). Patroni keys that pgwarden accepts but does not
+ * `bootstrap.users`, `statsd.tags`). Patroni keys that pgwarden accepts but does not
  * act on carry `x-ignored` (a load warning); keys it refuses carry `x-reject` (a load error).
  * Two values are normalised BEFORE validation by `load.ts` so the types stay simple:
  * `etcd3.hosts` given as a comma-separated string becomes a list, and `log.level` is upper-cased.
  */
 import { Type, type Static, type TUnsafe } from '@sinclair/typebox';
 import { DynamicInputSchema, ignored } from './dynamic-schema.js';
+import { CallbacksSchema, CallbackTimeoutSchema, TriggersSchema } from '../events/config.js';
+import { OutsideViewProperties } from '../outside/config.js';
+import { SYSLOG_FACILITIES, type SyslogFacility } from '../log-syslog.js';
 
 /** A string enum as one `enum` keyword (clearer errors than a union of literals). */
 function StringEnum<const T extends readonly string[]>(values: T, options: Record<string, unknown> = {}): TUnsafe<T[number]> {
@@ -150,7 +153,10 @@ export const PostgresqlSchema = Type.Object(
     pg_ctl_timeout: Type.Number({ exclusiveMinimum: 0, default: 60 }),
     remove_data_directory_on_rewind_failure: Type.Boolean({ default: false }),
     remove_data_directory_on_diverged_timelines: Type.Boolean({ default: false }),
-    callbacks: Type.Optional(ignored(Type.Record(Type.String(), Type.String()), 'callback scripts are not run by pgwarden yet')),
+    /** Commands run after start/stop/restart/reload/role change (`events/callbacks.ts`). */
+    callbacks: Type.Optional(CallbacksSchema),
+    /** Seconds a callback, trigger or outside-view command may run before it is killed. */
+    callback_timeout: CallbackTimeoutSchema,
     create_replica_methods: Type.Optional(Type.Array(Type.String())),
     proxy_address: Type.Optional(ignored(HostPort)),
     config_dir: Type.Optional(ignored(Type.String())),
@@ -193,7 +199,7 @@ export const TagsSchema = Type.Unsafe<Tags>(
 );
 
 const LOG_IGNORED = 'ignored: pgwarden writes its log to stderr in its own format';
-/** `log`: only `level` is used; Patroni's file/format keys are accepted with a warning. */
+/** `log`: `level` and pgwarden's `syslog`; Patroni's file/format keys are accepted with a warning. */
 export const LogSchema = Type.Object(
   {
     level: StringEnum(['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'], { default: 'INFO' }),
@@ -208,6 +214,17 @@ export const LogSchema = Type.Object(
     loggers: Type.Optional(ignored(Type.Record(Type.String(), Type.String()), LOG_IGNORED)),
     static_fields: Type.Optional(ignored(Type.Record(Type.String(), Type.Unknown()), LOG_IGNORED)),
     deduplicate_heartbeat_logs: Type.Optional(ignored(Type.Boolean(), LOG_IGNORED)),
+    /** A copy of every line to a syslog server over UDP (`log-syslog.ts`); stderr keeps them all. */
+    syslog: Type.Optional(
+      Type.Object(
+        {
+          host: Type.String({ minLength: 1, default: '127.0.0.1' }),
+          port: Type.Integer({ minimum: 1, maximum: 65535, default: 514, 'x-message': 'must be a port number (1-65535)' }),
+          facility: StringEnum(Object.keys(SYSLOG_FACILITIES) as SyslogFacility[], { default: 'daemon' }),
+        },
+        CLOSED,
+      ),
+    ),
   },
   { ...CLOSED, default: {} },
 );
@@ -260,6 +277,10 @@ export const ConfigSchema = Type.Object(
     log: LogSchema,
     watchdog: Type.Optional(WatchdogSchema),
     ctl: Type.Optional(CtlSchema),
+    /** Cluster-level event commands run by the leader (`events/cluster-triggers.ts`). */
+    triggers: Type.Optional(TriggersSchema),
+    /** alert_file_dir, json_state_file_path, lag warnings, heartbeat_table, statsd, ... (`outside/config.ts`). */
+    ...OutsideViewProperties,
     citus: Type.Optional(CitusSchema),
     etcd: Type.Optional(
       reject('pgwarden speaks the etcd v3 API only: rename this section to etcd3 (same keys; etcd 3.4+ serves v3)'),

@@ -92,16 +92,26 @@ export function checkEventCommands(
   triggers: TriggersConfig | undefined,
   paths = { callbacks: 'postgresql.callbacks', triggers: 'triggers' },
 ): string[] {
+  return checkCommandLines([
+    ...CALLBACK_ACTIONS.map((action): [string, string | undefined] => [`${paths.callbacks}.${action}`, callbacks?.[action]]),
+    ...TRIGGER_EVENTS.map((event): [string, string | undefined] => [`${paths.triggers}.${event}`, triggers?.[event]]),
+  ]);
+}
+
+/**
+ * One `path: problem` line per command line (given as `[path, command]`, undefined = not set)
+ * that `splitCommand` refuses or that names no program. Shared by every configured command
+ * (callbacks, triggers, `over_warning_limit_command`, `failover_command`).
+ */
+export function checkCommandLines(commands: ReadonlyArray<readonly [string, string | undefined]>): string[] {
   const problems: string[] = [];
-  const check = (path: string, command: string | undefined): void => {
-    if (command === undefined) return;
+  for (const [path, command] of commands) {
+    if (command === undefined) continue;
     try {
       if (splitCommand(command).length === 0) problems.push(`${path}: must name a program`);
     } catch (e) {
       problems.push(`${path}: ${errorText(e)}`);
     }
-  };
-  for (const action of CALLBACK_ACTIONS) check(`${paths.callbacks}.${action}`, callbacks?.[action]);
-  for (const event of TRIGGER_EVENTS) check(`${paths.triggers}.${event}`, triggers?.[event]);
+  }
   return problems;
 }

@@ -34,6 +34,24 @@ export interface LoopDeps {
   onFatal(message: string): void;
   /** Companion fencer and kernel watchdog (absent in the simulation and unit tests). */
   guard?: LeadershipGuard;
+  /**
+   * Called once at the end of every cycle with what it saw (alert files, state file, triggers,
+   * statsd hang off it). Synchronous and not awaited: it must only start background work. An
+   * exception is logged and never changes the cycle's outcome.
+   */
+  onCycle?(report: CycleReport): void;
+}
+
+/** What one HA cycle observed and decided, for outside views (`outside/cycle-observer.ts`). */
+export interface CycleReport {
+  /** The view published at the end of the cycle (reason, role, local PostgreSQL status). */
+  view: NodeView;
+  /** The snapshot read from etcd this cycle; null when etcd could not be read. */
+  cluster: ClusterSnapshot | null;
+  /** Why etcd could not be read, when it could not. */
+  dcsError: string | null;
+  /** Monotonic ms the cycle took (observe + decide + execute + publish). */
+  durationMs: number;
 }
 
 /** How often an unchanged reason is logged again, so a quiet log still shows the node is alive. */
@@ -196,6 +214,7 @@ export class HaLoop {
   private async cycle(): Promise<boolean> {
     const { dcs, clock, log } = this.deps;
     const ctx = this.ctx;
+    const cycleStarted = clock.now();
     await this.commands.startDue(clock.wallNow());
     // Task state is read before etcd and PostgreSQL, so a task finishing mid-observation is seen
     // as still running this cycle rather than as done with a cluster view from before its end.
@@ -276,7 +295,22 @@ export class HaLoop {
     again ||= failed;
     this.lastCycleAt = clock.now();
     this.currentView = this.buildView(decision.reason);
+    this.report({
+      view: this.currentView,
+      cluster: dcsObs.ok ? dcsObs.cluster : null,
+      dcsError: dcsObs.ok ? null : dcsObs.error,
+      durationMs: this.lastCycleAt - cycleStarted,
+    });
     return again || !dcsObs.ok;
+  }
+
+  /** Hands the cycle to `onCycle`; its failure is logged, never propagated into the loop. */
+  private report(r: CycleReport): void {
+    try {
+      this.deps.onCycle?.(r);
+    } catch (e) {
+      this.deps.log.error(`outside views of this cycle failed: ${errorText(e)}`);
+    }
   }
 
   /** One bounded probe; an unexpected failure reads as "postmaster there, not answering". */

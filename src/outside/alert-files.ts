@@ -24,13 +24,15 @@ import { errorText } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isTemporaryName, writeFileAtomicSync } from '../atomic-file.js';
 
-export type AlertName = 'authentication_error' | 'multiple_primary_warning' | 'replication_delay_warning' | 'failover_has_happened';
+/** pglookout's alerts, plus the observer's `leader_in_recovery_warning` (the leader key names a server in recovery). */
+export type AlertName = 'authentication_error' | 'multiple_primary_warning' | 'replication_delay_warning' | 'failover_has_happened' | 'leader_in_recovery_warning';
 
 export const ALERT_NAMES: readonly AlertName[] = [
   'authentication_error',
   'multiple_primary_warning',
   'replication_delay_warning',
   'failover_has_happened',
+  'leader_in_recovery_warning',
 ];
 
 /** The alert pgwarden raises but never clears (see the module comment). */

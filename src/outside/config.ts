@@ -58,13 +58,15 @@ export const OutsideViewProperties = {
   /** Bytes of WAL behind the leader above which a member is reported. */
   warning_replication_bytes_lag: Type.Optional(Type.Integer({ minimum: 0, 'x-message': 'must be a whole number of bytes, 0 or more' })),
   /**
-   * Shell command run once when a member goes over a warning limit (again only after all came
-   * back under): the moment `replication_delay_warning` is raised.
+   * Command run once when a member goes over a warning limit (again only after all came back
+   * under): the moment `replication_delay_warning` is raised. Split like sh words and run
+   * without a shell, with the event document on stdin (`outside/cycle-observer.ts`).
    */
   over_warning_limit_command: Type.Optional(NonEmpty),
   /**
-   * Shell command run when an automatic failover promotes this node. Unlike pglookout, where it
-   * REPLACES the promotion, pgwarden still promotes PostgreSQL itself; the command only notifies.
+   * Command run on the member that takes over the leader key from another one (failover or
+   * switchover), seen at its next cycle. Unlike pglookout, where it REPLACES the promotion,
+   * pgwarden still promotes PostgreSQL itself; the command only notifies.
    */
   failover_command: Type.Optional(NonEmpty),
   /** While this file exists, this node is no failover candidate (as with the `nofailover` tag). */

@@ -4,6 +4,7 @@
  * pg_ctl in `pgctl.ts`, child processes in `process.ts`, pg_rewind rules in `rewind.ts`.
  */
 import { existsSync } from 'node:fs';
+import type pg from 'pg';
 import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -125,6 +126,24 @@ export class LocalPostgres implements Postgres {
 
   private local(): ConnectParams {
     return this.connection(this.o.connectHost, this.o.listen.port);
+  }
+
+  /**
+   * Runs `fn` on a fresh superuser connection to the local server, or to `server` (another
+   * member), within `timeoutMs` per connect and statement. Not part of the HA port: the outside
+   * views (heartbeat table) use it, and a failure there never reaches an HA decision.
+   */
+  withConnection<T>(server: { host: string; port: number } | null, what: string, fn: (c: pg.Client) => Promise<T>, timeoutMs = this.o.queryTimeoutMs): Promise<T> {
+    const target = server ?? { host: this.o.connectHost, port: this.o.listen.port };
+    return withClient({ ...this.connection(target.host, target.port), timeoutMs }, what, fn);
+  }
+
+  /**
+   * Why the last probe of a running server could not query it (e.g. a refused login, with its
+   * SQLSTATE), or null when it answered: feeds the `authentication_error` alert.
+   */
+  probeError(): string | null {
+    return this.lastProbeError;
   }
 
   async probe(): Promise<PgStatus> {

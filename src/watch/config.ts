@@ -22,7 +22,8 @@ const CLOSED = { additionalProperties: false } as const;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Scope and plugin names end up in etcd keys, log lines and runner keys: keep them plain. */
 const NAME = '^[A-Za-z0-9_.-]+$';
-const ScopeName = Type.String({ minLength: 1, pattern: NAME, 'x-message': "must contain only letters, digits, '_', '.' and '-'" });
+/** A cluster name as `scope`/`scopes` accept it (also in the observer's YAML). */
+export const ScopeName = Type.String({ minLength: 1, pattern: NAME, 'x-message': "must contain only letters, digits, '_', '.' and '-'" });
 const PluginName = Type.String({ minLength: 1, pattern: NAME, 'x-message': "must contain only letters, digits, '_', '.' and '-'" });
 
 /**
@@ -103,13 +104,8 @@ function isRunnable(program: string, env: Readonly<Record<string, string | undef
 
 /** Checks that involve more than one key or the file system. */
 function crossFieldProblems(doc: Record<string, unknown>, env: Readonly<Record<string, string | undefined>>): string[] {
-  const problems = etcd3Problems(doc);
-  const hasScope = doc['scope'] !== undefined;
-  const hasScopes = doc['scopes'] !== undefined;
-  if (!hasScope && !hasScopes) problems.push('scope: required (or scopes: a list of clusters)');
-  if (hasScope && hasScopes) problems.push('scopes: set either scope or scopes, not both');
-  const watched = hasScopes && Array.isArray(doc['scopes']) ? doc['scopes'] : [doc['scope']];
-  problems.push(...duplicates('scopes', watched));
+  const problems = [...etcd3Problems(doc), ...scopeProblems(doc)];
+  const watched = Array.isArray(doc['scopes']) ? doc['scopes'] : [doc['scope']];
 
   const plugins = Array.isArray(doc['plugins']) ? doc['plugins'] : [];
   const seen = new Set<unknown>();
@@ -136,6 +132,20 @@ function crossFieldProblems(doc: Record<string, unknown>, env: Readonly<Record<s
       problems.push(`${at}.command: ${errorText(e)}`);
     }
   });
+  return problems;
+}
+
+/**
+ * `scope` / `scopes` of a watch or observer YAML: exactly one of them, no scope listed twice.
+ * The names themselves are checked by the schema ({@link ScopeName}).
+ */
+export function scopeProblems(doc: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const hasScope = doc['scope'] !== undefined;
+  const hasScopes = doc['scopes'] !== undefined;
+  if (!hasScope && !hasScopes) problems.push('scope: required (or scopes: a list of clusters)');
+  if (hasScope && hasScopes) problems.push('scopes: set either scope or scopes, not both');
+  if (Array.isArray(doc['scopes'])) problems.push(...duplicates('scopes', doc['scopes']));
   return problems;
 }
 

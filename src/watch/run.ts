@@ -44,7 +44,7 @@ export async function runWatch(path: string): Promise<number> {
   const scopes = watchedScopes(config);
   const dcs = new Map<string, Dcs>();
   try {
-    for (const scope of scopes) dcs.set(scope, connect(config, scope, log));
+    for (const scope of scopes) dcs.set(scope, connectScope(config, scope, log));
   } catch (e) {
     log.critical(`${path}: ${errorText(e)}`);
     await closeAll(dcs);
@@ -82,7 +82,11 @@ export async function runWatch(path: string): Promise<number> {
   return 0;
 }
 
-function connect(config: WatchConfig, scope: string, log: Logger): Dcs {
+/**
+ * One etcd client for `scope`, with the short read deadline above; etcd problems are logged as
+ * warnings naming the scope. Shared by the watcher and the observer (`observe/etcd-reader.ts`).
+ */
+export function connectScope(config: Pick<WatchConfig, 'etcd3' | 'namespace'>, scope: string, log: Logger): Dcs {
   return new Etcd3Dcs({
     namespace: config.namespace,
     scope,

@@ -21,9 +21,12 @@ const MIN_READ_GAP_MS = 100;
 
 export interface ScopeFeedOptions {
   scope: string;
-  dcs: Dcs;
+  /** Only reads: the observer hands in a reader that cannot write (`observe/etcd-reader.ts`). */
+  dcs: Pick<Dcs, 'getCluster' | 'waitForChange'>;
   pollIntervalMs: number;
   log: Logger;
+  /** What the caller does while etcd is down, for the outage log line; default the watcher's. */
+  whileDown?: string;
   /** Called with every snapshot read (unchanged ones too). Must not throw. */
   onSnapshot(snapshot: ClusterSnapshot): void;
 }
@@ -77,7 +80,7 @@ export class ScopeFeed {
       if (this.unavailableSince === null) {
         this.unavailableSince = performance.now();
         log.warn(
-          `scope ${scope}: cannot read etcd (${errorText(e)}); keeping the last known topology, plugins wait, ` +
+          `scope ${scope}: cannot read etcd (${errorText(e)}); ${this.opts.whileDown ?? 'keeping the last known topology, plugins wait'}, ` +
             `trying again every ${pollIntervalMs / 1000} s`,
         );
       } else {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Callbacks, callbackJob } from '../../../src/events/callbacks.js';
 import { buildEventDocument } from '../../../src/events/document.js';
-import { CommandRunner, type CommandJob } from '../../../src/events/runner.js';
-import { memoryLogger, scratch, snap } from './helpers.js';
+import { CommandRunner } from '../../../src/events/runner.js';
+import { memoryLogger, scratch, snap, RecordingRunner } from './helpers.js';
 
 const doc = buildEventDocument({
   event: 'on_role_change',
@@ -14,16 +14,6 @@ const doc = buildEventDocument({
 });
 
 /** A runner that records submitted jobs instead of running them. */
-class RecordingRunner extends CommandRunner {
-  readonly jobs: CommandJob[] = [];
-  constructor() {
-    super(memoryLogger());
-  }
-  override submit(job: CommandJob): void {
-    this.jobs.push(job);
-  }
-}
-
 describe('callbackJob', () => {
   it('appends action, role and scope to the configured command and sends the document', () => {
     const job = callbackJob({ on_role_change: "/usr/local/bin/cb --mode 'v ip'" }, 'on_role_change', 'primary', 'main', doc, 30);

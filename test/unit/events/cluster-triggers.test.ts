@@ -2,18 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ClusterTriggers } from '../../../src/events/cluster-triggers.js';
 import type { ClusterEventDocument } from '../../../src/events/document.js';
-import { CommandRunner, type CommandJob } from '../../../src/events/runner.js';
-import { memoryLogger, snap } from './helpers.js';
-
-class RecordingRunner extends CommandRunner {
-  readonly jobs: CommandJob[] = [];
-  constructor() {
-    super(memoryLogger());
-  }
-  override submit(job: CommandJob): void {
-    this.jobs.push(job);
-  }
-}
+import { memoryLogger, snap, RecordingRunner } from './helpers.js';
 
 const healthy = snap('n1', { n1: {}, n2: {}, n3: {} });
 
@@ -67,5 +56,25 @@ describe('ClusterTriggers', () => {
     const t = new ClusterTriggers(runner, log, { triggers: { heartbeat: "/hb 'open" }, scope: 'main', timeoutSeconds: 7 });
     assert.doesNotThrow(() => t.observe(healthy, 0));
     assert.match(log.lines[0]?.msg ?? '', /trigger heartbeat not run: .*unterminated single quote/);
+  });
+
+  it('with announceAs, submits only while this member holds the key, and announces the leaderless gap once it takes it', () => {
+    const configFor = (name: string) => ({ triggers: { leader_down: '/d', leader_up: '/u', failover_happened: '/f', replica_down: '/r', heartbeat: '/hb' }, scope: 'main', timeoutSeconds: 7, announceAs: name });
+    const r2 = new RecordingRunner();
+    const r3 = new RecordingRunner();
+    const n2 = new ClusterTriggers(r2, memoryLogger(), configFor('n2'));
+    const n3 = new ClusterTriggers(r3, memoryLogger(), configFor('n3'));
+    const sequence = [healthy, snap('n1', { n1: {}, n2: {}, n3: { state: 'stopped' } }), snap(null, { n2: {}, n3: {} }), snap('n2', { n2: {}, n3: {} })];
+    for (const [i, s] of sequence.entries()) {
+      n2.observe(s, i * 1000);
+      n3.observe(s, i * 1000);
+    }
+    assert.deepEqual(r3.jobs, [], 'n3 never held the key');
+    assert.deepEqual(r2.jobs.map((j) => j.argv.slice(1).join(' ')), [
+      'leader_down main n1',
+      'leader_up main n2',
+      'failover_happened main n2',
+      'heartbeat main',
+    ]);
   });
 });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterSnapshot, Member, Tags } from '../../../src/domain/cluster.js';
 import type { Logger, LogLevel } from '../../../src/log.js';
+import { CommandRunner, type CommandJob } from '../../../src/events/runner.js';
 
 export interface LogLine {
   level: LogLevel;
@@ -84,4 +85,15 @@ export function snap(leaderKey: string | null, members: Record<string, MemberSpe
     failsafe: null,
     revision: '3',
   };
+}
+
+/** A CommandRunner that only records the jobs submitted to it (nothing runs). */
+export class RecordingRunner extends CommandRunner {
+  readonly jobs: CommandJob[] = [];
+  constructor() {
+    super(memoryLogger());
+  }
+  override submit(job: CommandJob): void {
+    this.jobs.push(job);
+  }
 }
