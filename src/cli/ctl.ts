@@ -4,21 +4,16 @@
  * reads the cluster from etcd and acts through the members' REST APIs, like patronictl.
  * Every failure prints `pgwardenctl: <reason>` and exits 1.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import yaml from 'js-yaml';
 import pg from 'pg';
 import { validateDynamic } from '../config/dynamic.js';
 import { mergePatch, type JsonObject } from '../config/patch.js';
-import type { ClusterSnapshot, Member } from '../domain/cluster.js';
+import type { ClusterSnapshot } from '../domain/cluster.js';
 import { errorText } from '../errors.js';
 import { memberUpstream } from '../ha/upstream.js';
 import { VERSION } from '../version.js';
 import {
-  eligibleCandidates,
   forEachMember,
   leaderFirst,
   parseRole,
@@ -31,10 +26,13 @@ import {
 } from '../ctl/actions.js';
 import { CtlError, openContext, type CtlContext } from '../ctl/context.js';
 import { answerLine, currentPrimary } from '../ctl/current-primary.js';
-import { addSetting, lineDiff, pgParameterSetting, toYaml } from '../ctl/edit.js';
+import { addSetting, editInEditor, lineDiff, pgParameterSetting, readYamlFile, toYaml } from '../ctl/edit.js';
+import { leaderChange } from '../ctl/leader-change.js';
+import { setPause } from '../ctl/pause.js';
+import { progress, say, sleep } from '../ctl/output.js';
 import { parseFormat, renderRows, type Format, type Row } from '../ctl/format.js';
 import { listColumns, listFooter, listRows, topologyRows } from '../ctl/list.js';
-import { ask, confirm, interactive } from '../ctl/prompt.js';
+import { ask, confirm } from '../ctl/prompt.js';
 
 const program = new Command()
   .name('pgwardenctl')
@@ -53,12 +51,6 @@ async function withContext<T>(clusterName: string | undefined, body: (ctx: CtlCo
     await ctx.close();
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const say = (text: string): void => void process.stdout.write(`${text}\n`);
-const progress = (text: string): void => {
-  if (process.stderr.isTTY) process.stderr.write(text);
-};
 
 function formatOption(): Option {
   return new Option('-f, --format <format>', 'pretty, tsv, json or yaml').default('pretty').argParser(parseFormat);
@@ -132,34 +124,6 @@ program
     });
   });
 
-function readYamlFile(path: string, flag: string): JsonObject {
-  let text: string;
-  try {
-    text = path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CtlError(`${flag} ${path}: ${errorText(e)}`);
-  }
-  const value = yaml.load(text);
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CtlError(`${flag} ${path}: not a YAML mapping`);
-  return value as JsonObject;
-}
-
-/** Opens $EDITOR on the configuration as YAML and returns the edited mapping. */
-function editInEditor(current: JsonObject): JsonObject {
-  if (!interactive()) throw new CtlError('no terminal for an editor; pass -s, -p, --apply or --replace');
-  const dir = mkdtempSync(join(tmpdir(), 'pgwardenctl-'));
-  const file = join(dir, 'config.yaml');
-  try {
-    writeFileSync(file, toYaml(current));
-    const editor = process.env.EDITOR ?? process.env.VISUAL ?? 'vi';
-    const r = spawnSync(editor, [file], { stdio: 'inherit', shell: true });
-    if (r.status !== 0) throw new CtlError(`${editor} exited with status ${r.status ?? 'unknown'}; nothing was changed`);
-    return readYamlFile(file, 'edited file');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 program
@@ -208,76 +172,6 @@ program
     });
   });
 
-async function postJson(ctx: CtlContext, member: Member, method: string, path: string, body: unknown, timeoutMs?: number): Promise<{ status: number; text: string }> {
-  const r = await ctx.call(member, method, path, body, timeoutMs);
-  return { status: r.status, text: r.text };
-}
-
-/** Waits for a long request, printing a dot per second on a terminal. */
-async function withProgress<T>(what: string, work: Promise<T>): Promise<T> {
-  progress(`${what}`);
-  const timer = setInterval(() => progress('.'), 1000);
-  try {
-    return await work;
-  } finally {
-    clearInterval(timer);
-    progress('\n');
-  }
-}
-
-async function leaderChange(action: 'switchover' | 'failover', clusterName: string | undefined, o: { leader?: string; candidate?: string; scheduled?: string; force?: boolean }): Promise<void> {
-  await withContext(clusterName, async (ctx) => {
-    const cluster = await ctx.cluster();
-    const current = cluster.leader?.name ?? null;
-    let leader = o.leader;
-    if (action === 'switchover') {
-      if (current === null) throw new CtlError('the cluster has no leader: use failover --candidate');
-      leader ??= interactive() && !o.force ? (await ask(`Primary [${current}]:`, '--leader')) || current : current;
-      if (leader !== current) throw new CtlError(`Member ${leader} is not the leader of cluster ${ctx.scope} (the leader is ${current})`);
-    }
-    const eligible = eligibleCandidates(cluster, current);
-    let candidate = o.candidate;
-    if (candidate === undefined && (action === 'failover' || (interactive() && !o.force))) {
-      candidate = (await ask(`Candidate ${JSON.stringify(eligible)} []:`, '--candidate')) || undefined;
-    }
-    if (action === 'failover' && candidate === undefined) throw new CtlError('failover needs a candidate (--candidate)');
-    if (candidate !== undefined && !cluster.members.some((m) => m.name === candidate)) throw new CtlError(`${candidate} is not a member of cluster ${ctx.scope}`);
-    if (candidate !== undefined && candidate === current) throw new CtlError(`${candidate} is already the leader`);
-    const scheduledAt = action === 'switchover'
-      ? scheduledTime(o.scheduled ?? (interactive() && !o.force ? await ask('When should the switchover take place (e.g. 2030-01-01T03:00) [now]:', '--scheduled') : undefined))
-      : null;
-    await confirm(
-      action === 'switchover'
-        ? `Are you sure you want to switchover cluster ${ctx.scope}, demoting current leader ${current ?? ''}${scheduledAt ? ` at ${scheduledAt}` : ''}?`
-        : `Are you sure you want to failover cluster ${ctx.scope}${current ? `, demoting current leader ${current}` : ''}?`,
-      o.force === true,
-    );
-    const body = { leader: action === 'switchover' ? leader ?? null : current, candidate: candidate ?? null, scheduled_at: scheduledAt };
-    const target = cluster.members.find((m) => m.name === (current ?? candidate));
-    try {
-      if (!target) throw new CtlError('no member to send the request to');
-      const r = await withProgress(`${action} in progress`, postJson(ctx, target, 'POST', `/${action}`, body, 90_000));
-      if (r.status === 200 || r.status === 202) {
-        say(`${new Date().toISOString()} ${r.text}`);
-        return;
-      }
-      throw new CtlError(`${action} failed: ${r.status} ${r.text.trim()}`);
-    } catch (e) {
-      if (e instanceof CtlError && /failed: \d{3}/.test(e.message)) throw e;
-      // As patronictl: when the REST API cannot be reached, put the request into etcd directly.
-      process.stderr.write(`pgwardenctl: the REST API did not answer (${errorText(e)}); writing the request into etcd\n`);
-      const req: Record<string, string> = {};
-      if (body.leader) req['leader'] = body.leader;
-      if (body.candidate) req['member'] = body.candidate;
-      if (body.scheduled_at) req['scheduled_at'] = body.scheduled_at;
-      await ctx.dcs.setFailover(req);
-      say(`${title(action)} request written into etcd`);
-    }
-  });
-}
-
-const title = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
-
 program
   .command('switchover [cluster]')
   .description('planned switchover from the leader to a replica (immediate or scheduled)')
@@ -289,7 +183,7 @@ program
   .option('--force', 'do not ask for confirmation')
   .addHelpText('after', '\nExample:\n  pgwardenctl -c postgres0.yml switchover --leader postgres0 --candidate postgres1 --force')
   .action((clusterName: string | undefined, o: { leader?: string; primary?: string; master?: string; candidate?: string; scheduled?: string; force?: boolean }) =>
-    leaderChange('switchover', clusterName, { ...o, leader: o.leader ?? o.primary ?? o.master }));
+    withContext(clusterName, (ctx) => leaderChange(ctx, 'switchover', { ...o, leader: o.leader ?? o.primary ?? o.master })));
 
 program
   .command('failover [cluster]')
@@ -298,7 +192,7 @@ program
   .option('--candidate <name>', 'the member to take over')
   .option('--force', 'do not ask for confirmation')
   .addHelpText('after', '\nExample:\n  pgwardenctl -c postgres0.yml failover --candidate postgres2 --force')
-  .action((clusterName: string | undefined, o: { leader?: string; candidate?: string; force?: boolean }) => leaderChange('failover', clusterName, o));
+  .action((clusterName: string | undefined, o: { leader?: string; candidate?: string; force?: boolean }) => withContext(clusterName, (ctx) => leaderChange(ctx, 'failover', o)));
 
 program
   .command('restart [names...]')
@@ -320,7 +214,7 @@ program
       await confirm(`Restart ${members.map((m) => m.name).join(', ')}${when ? ` at ${when}` : ' now'}?`, o.force === true);
       const ok = await forEachMember(members, async (m) => {
         if (o.force && m.data.scheduled_restart) await ctx.call(m, 'DELETE', '/restart');
-        const r = await postJson(ctx, m, 'POST', '/restart', restartBody(o, when), 120_000);
+        const r = await ctx.call(m, 'POST', '/restart', restartBody(o, when), 120_000);
         return restartLine(m.name, r.status, r.text);
       });
       if (!ok) process.exitCode = 1;
@@ -343,7 +237,7 @@ program
       if (leader) throw new CtlError(`${leader.name} is the leader; only replicas can be reinitialized`);
       await confirm(`Are you sure you want to reinitialize members ${members.map((m) => m.name).join(', ')}?`, o.force === true);
       const ok = await forEachMember(members, async (m) => {
-        const r = await postJson(ctx, m, 'POST', '/reinitialize', { force: o.force === true });
+        const r = await ctx.call(m, 'POST', '/reinitialize', { force: o.force === true });
         return r.status === 200 ? { ok: true, line: `Success: reinitialize for member ${m.name}` } : { ok: false, line: `Failed: reinitialize for member ${m.name}, status code=${r.status}, (${r.text.trim()})` };
       });
       if (ok && o.wait) {
@@ -375,7 +269,7 @@ program
       const members = selectMembers(await ctx.cluster(), splitNames(ctx.scope, names).members, parseRole(o.role));
       await confirm(`Are you sure you want to reload members ${members.map((m) => m.name).join(', ')}?`, o.force === true);
       const ok = await forEachMember(members, async (m) => {
-        const r = await postJson(ctx, m, 'POST', '/reload', undefined);
+        const r = await ctx.call(m, 'POST', '/reload', undefined);
         if (r.status === 200) return { ok: true, line: `No changes to apply on member ${m.name}` };
         if (r.status === 202) return { ok: true, line: `Reload request received for member ${m.name} and will be processed within ${String(ctx.config.bootstrap?.dcs?.['loop_wait'] ?? 10)} seconds` };
         return { ok: false, line: `Failed: reload for member ${m.name}, status code=${r.status}, (${r.text.trim()})` };
@@ -384,53 +278,17 @@ program
     });
   });
 
-async function setPause(clusterName: string | undefined, pause: boolean, wait: boolean): Promise<void> {
-  await withContext(clusterName, async (ctx) => {
-    const cluster = await ctx.cluster();
-    const paused = cluster.config?.['pause'] === true;
-    if (paused === pause) throw new CtlError(pause ? 'Cluster is already paused' : 'Cluster is not paused');
-    let done = false;
-    const failures: string[] = [];
-    for (const m of leaderFirst(cluster)) {
-      try {
-        const r = await postJson(ctx, m, 'PATCH', '/config', { pause: pause ? true : null });
-        if (r.status === 200) {
-          done = true;
-          break;
-        }
-        failures.push(`${m.name}: ${r.status} ${r.text.trim()}`);
-      } catch (e) {
-        failures.push(`${m.name}: ${errorText(e)}`);
-      }
-    }
-    if (!done) throw new CtlError(`no member accepted the change: ${failures.join('; ')}`);
-    if (wait) {
-      progress(`waiting for every member to ${pause ? 'pause' : 'resume'}`);
-      const deadline = Date.now() + 120_000;
-      for (;;) {
-        const c = await ctx.cluster();
-        if (c.members.every((m) => (m.data.pause === true) === pause)) break;
-        if (Date.now() > deadline) throw new CtlError(`not every member shows the change after 120 s`);
-        progress('.');
-        await sleep(1000);
-      }
-      progress('\n');
-    }
-    say(pause ? 'Success: cluster management is paused' : 'Success: cluster management is resumed');
-  });
-}
-
 program
   .command('pause [cluster]')
   .description('stop automatic failover and recovery (maintenance mode)')
   .option('--wait', 'wait until every member shows it')
-  .action((clusterName: string | undefined, o: { wait?: boolean }) => setPause(clusterName, true, o.wait === true));
+  .action((clusterName: string | undefined, o: { wait?: boolean }) => withContext(clusterName, (ctx) => setPause(ctx, true, o.wait === true)));
 
 program
   .command('resume [cluster]')
   .description('resume automatic failover and recovery')
   .option('--wait', 'wait until every member shows it')
-  .action((clusterName: string | undefined, o: { wait?: boolean }) => setPause(clusterName, false, o.wait === true));
+  .action((clusterName: string | undefined, o: { wait?: boolean }) => withContext(clusterName, (ctx) => setPause(ctx, false, o.wait === true)));
 
 program
   .command('flush <args...>')
@@ -449,13 +307,13 @@ program
         }
         await confirm(`Cancel the scheduled restarts of ${members.map((m) => m.name).join(', ')}?`, o.force === true);
         const ok = await forEachMember(members, async (m) => {
-          const r = await postJson(ctx, m, 'DELETE', '/restart', undefined);
+          const r = await ctx.call(m, 'DELETE', '/restart', undefined);
           return r.status === 200 ? { ok: true, line: `Success: flush scheduled restart for member ${m.name}` } : { ok: false, line: `Failed: flush scheduled restart for member ${m.name}, status code=${r.status}, (${r.text.trim()})` };
         });
         if (!ok) process.exitCode = 1;
       } else if (target === 'switchover') {
         for (const m of leaderFirst(cluster)) {
-          const r = await postJson(ctx, m, 'DELETE', '/switchover', undefined).catch(() => null);
+          const r = await ctx.call(m, 'DELETE', '/switchover', undefined).catch(() => null);
           if (r && (r.status === 200 || r.status === 404)) {
             say(r.text.trim());
             return;

@@ -3,8 +3,15 @@
  * (values parsed as YAML, `null` deletes), and a line diff of the old and new YAML so the operator
  * sees what will change before it is written.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import yaml from 'js-yaml';
 import type { JsonObject } from '../config/patch.js';
+import { errorText } from '../errors.js';
+import { CtlError } from './context.js';
+import { interactive } from './prompt.js';
 
 /** `a.b.c=value` → `{a: {b: {c: value}}}` merged into `patch`; the value is YAML (`null` deletes). */
 export function addSetting(patch: JsonObject, assignment: string): JsonObject {
@@ -65,4 +72,33 @@ export function lineDiff(before: string, after: string): string {
     last = k;
   }
   return out.join('\n');
+}
+
+/** A YAML mapping from a file (`-` = stdin), for `--apply` / `--replace`. */
+export function readYamlFile(path: string, flag: string): JsonObject {
+  let text: string;
+  try {
+    text = path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new CtlError(`${flag} ${path}: ${errorText(e)}`);
+  }
+  const value = yaml.load(text);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CtlError(`${flag} ${path}: not a YAML mapping`);
+  return value as JsonObject;
+}
+
+/** Opens $EDITOR on the configuration as YAML and returns the edited mapping. */
+export function editInEditor(current: JsonObject): JsonObject {
+  if (!interactive()) throw new CtlError('no terminal for an editor; pass -s, -p, --apply or --replace');
+  const dir = mkdtempSync(join(tmpdir(), 'pgwardenctl-'));
+  const file = join(dir, 'config.yaml');
+  try {
+    writeFileSync(file, toYaml(current));
+    const editor = process.env.EDITOR ?? process.env.VISUAL ?? 'vi';
+    const r = spawnSync(editor, [file], { stdio: 'inherit', shell: true });
+    if (r.status !== 0) throw new CtlError(`${editor} exited with status ${r.status ?? 'unknown'}; nothing was changed`);
+    return readYamlFile(file, 'edited file');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
