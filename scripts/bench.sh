@@ -18,17 +18,8 @@ if [ "${PGWARDEN_BENCH_AS_USER:-}" != "1" ]; then
     fi
   fi
   if [ "$(id -u)" = "0" ]; then
-    if ! id postgres >/dev/null 2>&1; then
-      echo "bench.sh: the bench runs PostgreSQL as the 'postgres' OS user, which does not exist; install postgresql-15 (apt-get install -y postgresql-15)" >&2
-      exit 1
-    fi
-    if ! runuser -u postgres -- test -r "$repo/package.json" -a -x "$repo/node_modules/.bin/tsx"; then
-      echo "bench.sh: the postgres user cannot read $repo (a parent directory lacks the x bit); move the checkout or chmod o+x its parents" >&2
-      exit 1
-    fi
-    mkdir -p "$repo/bench-results"
-    chown postgres: "$repo/bench-results"
-    exec runuser -u postgres -- env PGWARDEN_BENCH_AS_USER=1 HOME=/tmp PATH="$PATH" bash "$repo/scripts/bench.sh" "$@"
+    . scripts/as-postgres.sh
+    rerun_as_postgres bench.sh "$repo" "$repo/bench-results" PGWARDEN_BENCH_AS_USER "$repo/scripts/bench.sh" "$@"
   fi
 fi
 

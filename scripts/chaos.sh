@@ -11,17 +11,8 @@ repo=$(pwd)
 if [ "${PGWARDEN_CHAOS_AS_USER:-}" != "1" ]; then
   bash scripts/ensure-deps.sh
   if [ "$(id -u)" = "0" ]; then
-    if ! id postgres >/dev/null 2>&1; then
-      echo "chaos.sh: the campaign runs PostgreSQL as the 'postgres' OS user, which does not exist; install postgresql-15 (apt-get install -y postgresql-15)" >&2
-      exit 1
-    fi
-    if ! runuser -u postgres -- test -r "$repo/package.json" -a -x "$repo/node_modules/.bin/tsx"; then
-      echo "chaos.sh: the postgres user cannot read $repo (a parent directory lacks the x bit); move the checkout or chmod o+x its parents" >&2
-      exit 1
-    fi
-    mkdir -p "$repo/chaos-results"
-    chown postgres: "$repo/chaos-results"
-    exec runuser -u postgres -- env PGWARDEN_CHAOS_AS_USER=1 HOME=/tmp PATH="$PATH" bash "$repo/scripts/chaos.sh" "$@"
+    . scripts/as-postgres.sh
+    rerun_as_postgres chaos.sh "$repo" "$repo/chaos-results" PGWARDEN_CHAOS_AS_USER "$repo/scripts/chaos.sh" "$@"
   fi
 fi
 

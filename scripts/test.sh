@@ -10,11 +10,9 @@ repo=$(pwd)
 if [ "${PGWARDEN_TEST_AS_USER:-}" != "1" ]; then
   bash scripts/ensure-deps.sh
   if [ "$(id -u)" = "0" ]; then
-    if ! id postgres >/dev/null 2>&1; then
-      echo "test.sh: the tests run PostgreSQL as the 'postgres' OS user, which does not exist; install postgresql-15 (apt-get install -y postgresql-15)" >&2
-      exit 1
-    fi
-    if ! runuser -u postgres -- test -r "$repo/package.json" -a -x "$repo/node_modules/.bin/tsx"; then
+    . scripts/as-postgres.sh
+    require_postgres_user test.sh
+    if ! postgres_can_read "$repo"; then
       copy=$(mktemp -d /tmp/pgwarden-suite.XXXXXX)
       echo "test.sh: the postgres user cannot read $repo (a parent directory lacks the x bit); running from a copy in $copy"
       cp -a "$repo/." "$copy/"
