@@ -5,6 +5,7 @@ import { buildServer } from '../api/server.js';
 import { ClientAllowlist } from '../api/allowlist.js';
 import { CompanionFencer } from '../fencer/companion.js';
 import { Safeguards } from '../watchdog/guard.js';
+import { DEFAULT_SAFETY_MARGIN_S, fencerMarginS } from '../watchdog/margin.js';
 import { HttpPeerApi } from '../api/peer-client.js';
 import { clientTls, serverTls, type ServerTls } from '../api/tls.js';
 import { effectivePgParameters, resolveDynamic, type DynamicConfig } from '../config/dynamic.js';
@@ -25,7 +26,6 @@ import { SyslogLogger, teeLogger } from '../log-syslog.js';
 import { VERSION } from '../version.js';
 
 /** `watchdog.safety_margin` default (Patroni's): fence 5 s before the leader lease ends. */
-const DEFAULT_SAFETY_MARGIN_S = 5;
 
 const BUILTIN_TAGS = ['nofailover', 'noloadbalance', 'clonefrom', 'nosync'];
 
@@ -220,16 +220,7 @@ export async function runDaemon(configPath: string): Promise<number> {
   const restApiShape = (c: Config, t: ServerTls | null) => `${c.restapi.listen} ${apiUrlOf(c, t !== null)} ${t?.verifyClient ?? ''}`;
   const startedRestApi = restApiShape(config, tls);
 
-  /**
-   * `watchdog.safety_margin` in seconds, −1 meaning ttl/2 (Patroni). Capped so that an ordinary
-   * slow cycle — `loop_wait`, then an etcd call taking all of `retry_timeout` — still renews (or,
-   * in failsafe mode, gets its members' confirmations) a second before the fence would act.
-   */
-  const safetyMarginS = (): number => {
-    const configured = config.watchdog?.safety_margin ?? DEFAULT_SAFETY_MARGIN_S;
-    const cap = Math.max(0.5, Math.min(dynamic.ttl / 2, dynamic.ttl - dynamic.loop_wait - dynamic.retry_timeout - 1));
-    return configured < 0 ? cap : Math.min(configured, cap);
-  };
+  const safetyMarginS = (): number => fencerMarginS(config.watchdog?.safety_margin ?? DEFAULT_SAFETY_MARGIN_S, dynamic);
   let lastMarginNote = '';
   const noteMargin = (): void => {
     const configured = config.watchdog?.safety_margin ?? DEFAULT_SAFETY_MARGIN_S;

@@ -4,7 +4,7 @@ import type { NodeView } from '../domain/node-view.js';
 import type { PeerApi } from '../domain/peer.js';
 import type { PgStatus } from '../domain/pg-status.js';
 import type { Dcs } from '../dcs/port.js';
-import { errorText } from '../errors.js';
+import { errorText, isPgwardenError } from '../errors.js';
 import { decide } from '../ha/decide.js';
 import { LEADER_BEFORE_START } from '../ha/failsafe.js';
 import { initialMemory, type Memory, type Observation, type SelfInfo, type Settings } from '../ha/types.js';
@@ -77,6 +77,13 @@ export class HaLoop {
   private lastReason = '';
   private lastReasonLoggedAt = -Infinity;
   private lastCycleAt: number;
+  /**
+   * Set when an action of the last cycle found etcd unreachable (DCS_UNAVAILABLE): the next
+   * observation takes that as its etcd answer instead of waiting up to another retry_timeout to
+   * learn the same. A primary whose renewal timed out then starts its failsafe round (or its
+   * demotion) at once, well before the fencer's deadline, as Patroni does in the same cycle.
+   */
+  private dcsJustFailed: string | null = null;
   private failsafeHeard: { name: string; at: number };
   private currentView: NodeView;
   /** Operator restarts and reinitializations (REST API), started at the top of a cycle. */
@@ -212,7 +219,7 @@ export class HaLoop {
 
   /** One observe → decide → execute → publish round. Resolves true when the next should come soon. */
   private async cycle(): Promise<boolean> {
-    const { dcs, clock, log } = this.deps;
+    const { clock, log } = this.deps;
     const ctx = this.ctx;
     const cycleStarted = clock.now();
     await this.commands.startDue(clock.wallNow());
@@ -220,20 +227,7 @@ export class HaLoop {
     // as still running this cycle rather than as done with a cluster view from before its end.
     const task = ctx.tasks.running;
     const finished = task ? null : ctx.tasks.takeFinished();
-    let dcsObs: Observation['dcs'];
-    try {
-      await dcs.ensureLease(ctx.settings.ttlMs / 1000);
-      const cluster = await dcs.getCluster();
-      dcsObs = { ok: true, cluster };
-      this.lastCluster = cluster;
-      this.lastClusterAt = clock.now();
-      this.dcsLastSeenEpoch = Math.floor(clock.wallNow() / 1000);
-      if (cluster.config) ctx.lastConfig = cluster.config;
-      ctx.settings = this.deps.settingsFor(cluster.config);
-      ctx.failsafeActive = false;
-    } catch (e) {
-      dcsObs = { ok: false, error: errorText(e) };
-    }
+    const dcsObs = await this.readDcs();
     if (dcsObs.ok && dcsObs.cluster.leader?.name !== ctx.name) {
       ctx.leaderUntil = null;
       ctx.fence.disarm();
@@ -284,6 +278,7 @@ export class HaLoop {
         failed = !(await execute(action, ctx));
       } catch (e) {
         log.error(`${action.type} failed: ${errorText(e)}`);
+        if (isPgwardenError(e, 'DCS_UNAVAILABLE')) this.dcsJustFailed = errorText(e);
         failed = true;
       }
       if (['stop', 'acquireLeader', 'releaseLeader', 'cancelTask'].includes(action.type)) again = true;
@@ -302,6 +297,30 @@ export class HaLoop {
       durationMs: this.lastCycleAt - cycleStarted,
     });
     return again || !dcsObs.ok;
+  }
+
+  /** This cycle's etcd observation; also refreshes the settings from the `config` key. */
+  private async readDcs(): Promise<Observation['dcs']> {
+    const { dcs, clock } = this.deps;
+    const ctx = this.ctx;
+    if (this.dcsJustFailed !== null) {
+      const error = this.dcsJustFailed;
+      this.dcsJustFailed = null;
+      return { ok: false, error };
+    }
+    try {
+      await dcs.ensureLease(ctx.settings.ttlMs / 1000);
+      const cluster = await dcs.getCluster();
+      this.lastCluster = cluster;
+      this.lastClusterAt = clock.now();
+      this.dcsLastSeenEpoch = Math.floor(clock.wallNow() / 1000);
+      if (cluster.config) ctx.lastConfig = cluster.config;
+      ctx.settings = this.deps.settingsFor(cluster.config);
+      ctx.failsafeActive = false;
+      return { ok: true, cluster };
+    } catch (e) {
+      return { ok: false, error: errorText(e) };
+    }
   }
 
   /** Hands the cycle to `onCycle`; its failure is logged, never propagated into the loop. */

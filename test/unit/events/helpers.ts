@@ -44,6 +44,19 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * True once the process is gone, polled for up to `withinMs`: a signalled process dies when the
+ * kernel next schedules it, which on a busy machine can come after its killed parent was reaped.
+ */
+export async function processGone(pid: number, withinMs = 2_000): Promise<boolean> {
+  const until = Date.now() + withinMs;
+  while (processAlive(pid)) {
+    if (Date.now() >= until) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
 export interface MemberSpec {
   role?: string;
   state?: string;

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { CommandRunner, splitCommand, type CommandJob, type CommandOutcome } from '../../../src/events/runner.js';
-import { memoryLogger, processAlive, scratch } from './helpers.js';
+import { memoryLogger, processAlive, processGone, scratch } from './helpers.js';
 
 let s: ReturnType<typeof scratch>;
 let log: ReturnType<typeof memoryLogger>;
@@ -67,7 +67,7 @@ describe('CommandRunner', () => {
     await runner.idle();
     const child = Number(s.read('child'));
     strays.push(child);
-    assert.equal(processAlive(child), false);
+    assert.equal(await processGone(child), true);
     assert.equal(outcomes[0]?.timedOut, true);
     assert.equal(outcomes[0]?.signal, 'SIGTERM');
     assert.match(warnings()[0] ?? '', /callback on_test .* timed out after \d+ ms and was killed \(SIGTERM\)/);
@@ -79,7 +79,7 @@ describe('CommandRunner', () => {
     await runner.idle();
     const child = Number(s.read('child'));
     strays.push(child);
-    assert.equal(processAlive(child), false);
+    assert.equal(await processGone(child), true);
     assert.equal(outcomes[0]?.signal, 'SIGKILL');
     assert.ok(outcomes[0]!.durationMs >= 2_000, `took ${outcomes[0]!.durationMs} ms`);
   });
@@ -161,7 +161,7 @@ describe('CommandRunner', () => {
     await runner.idle();
     const child = Number(s.read('child-running'));
     strays.push(child);
-    assert.equal(processAlive(child), false);
+    assert.equal(await processGone(child), true);
     assert.equal(s.read('order'), 'running\n');
     assert.equal(outcomes.length, 1);
     assert.equal(outcomes[0]?.signal, 'SIGTERM');

@@ -1,7 +1,7 @@
 import type { ClusterSnapshot } from '../../../src/domain/cluster.js';
 import type { PeerStatus } from '../../../src/domain/peer.js';
 import type { PgStatus } from '../../../src/domain/pg-status.js';
-import { errorText } from '../../../src/errors.js';
+import { errorText, isPgwardenError } from '../../../src/errors.js';
 import type { decide as realDecide } from '../../../src/ha/decide.js';
 import { LEADER_BEFORE_START } from '../../../src/ha/failsafe.js';
 import { initialMemory, type FinishedTask, type Memory, type Observation, type Settings, type TaskKind } from '../../../src/ha/types.js';
@@ -12,6 +12,7 @@ import { describeAction } from './format.js';
 import type { FakePg } from './fake-pg.js';
 import { FENCE_MARGIN_MS, stopBudgetMs } from '../../../src/loop/fence.js';
 import { SimFence } from './fence.js';
+import { DEFAULT_SAFETY_MARGIN_S, fencerMarginS } from '../../../src/watchdog/margin.js';
 import type { Rng } from './prng.js';
 import { Process, type Gen, type Scheduler } from './scheduler.js';
 import { execute, type ExecHost } from './executors.js';
@@ -52,6 +53,16 @@ export interface AgentEnv {
 const FAILSAFE_POST_TIMEOUT_MS = 1_500;
 /** Budget the fence gives its immediate stop (`pg.stop('immediate', 5_000)` in the loop). */
 const FENCE_STOP_TIMEOUT_MS = 5_000;
+/**
+ * The daemon runs two fences: the loop's own (`FENCE_MARGIN_MS`) and the companion fencer
+ * process, which acts `fencerMarginS` (default `watchdog.safety_margin`) before the lease ends.
+ * The earlier of the two is the one that stops PostgreSQL, so the simulation fences there.
+ */
+function fenceMarginMs(s: Settings): number {
+  const timing = { ttl: s.ttlMs / 1000, loop_wait: s.loopWaitMs / 1000, retry_timeout: s.retryTimeoutMs / 1000 };
+  return Math.max(FENCE_MARGIN_MS, fencerMarginS(DEFAULT_SAFETY_MARGIN_S, timing) * 1000);
+}
+
 /** Wall-clock time at simulated time 0 (compared with the `scheduled_at` of operator requests). */
 export const SIM_WALL_EPOCH_MS = Date.parse('2026-01-01T00:00:00Z');
 
@@ -78,6 +89,8 @@ export const SIM_WALL_EPOCH_MS = Date.parse('2026-01-01T00:00:00Z');
 export class Agent implements ExecHost {
   memory: Memory = initialMemory;
   leaderUntil: number | null = null;
+  /** Why etcd failed an action of the last cycle (the next observation takes it as etcd's answer). */
+  private dcsJustFailed: string | null = null;
   /** Sim time the loop last stopped PostgreSQL or started it read-only. */
   private demotedAt = -Infinity;
   /** PostgreSQL as of the last completed cycle: what `/patroni` answers. */
@@ -111,7 +124,7 @@ export class Agent implements ExecHost {
     this.loop = new Process(env.sched, this.run(), (e) => {
       if (e) env.onFatal(name, `BUG: the HA loop threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     });
-    this.fence = new SimFence(env.sched, FENCE_MARGIN_MS, (reason) => this.fenceStop(reason), env.fence);
+    this.fence = new SimFence(env.sched, fenceMarginMs(this.s), (reason) => this.fenceStop(reason), env.fence);
     this.host = { name, pg, env, dcs: this.dcs, settings: this.s, stopPg: (m) => this.loopStop(m), acquire: (p) => this.acquire(p) };
     // A new daemon process has a new PostgreSQL adapter, without the old one's in-memory override.
     pg.adapterSsn = null;
@@ -179,12 +192,18 @@ export class Agent implements ExecHost {
     const task = this.task ? { kind: this.task.kind, startedAt: this.task.startedAt } : null;
     const finished = task ? null : this.finished;
     if (!task) this.finished = null;
+    // As in the loop: etcd that timed out on an action of the last cycle is not asked again.
     let dcsObs: Observation['dcs'];
-    try {
-      yield* this.dcs.ensureLease(this.s.ttlMs);
-      dcsObs = { ok: true, cluster: yield* this.dcs.getCluster() };
-    } catch (e) {
-      dcsObs = { ok: false, error: errorText(e) };
+    if (this.dcsJustFailed !== null) {
+      dcsObs = { ok: false, error: this.dcsJustFailed };
+      this.dcsJustFailed = null;
+    } else {
+      try {
+        yield* this.dcs.ensureLease(this.s.ttlMs);
+        dcsObs = { ok: true, cluster: yield* this.dcs.getCluster() };
+      } catch (e) {
+        dcsObs = { ok: false, error: errorText(e) };
+      }
     }
     if (dcsObs.ok && dcsObs.cluster.leader?.name !== this.name) {
       this.leaderUntil = null;
@@ -233,6 +252,7 @@ export class Agent implements ExecHost {
         failed = !(yield* execute(this, action));
       } catch (e) {
         this.env.trace(this.name, `${action.type} failed: ${errorText(e)}`);
+        if (isPgwardenError(e, 'DCS_UNAVAILABLE')) this.dcsJustFailed = errorText(e);
         failed = true;
       }
       if (['stop', 'acquireLeader', 'releaseLeader', 'cancelTask'].includes(action.type)) again = true;

@@ -47,6 +47,8 @@ export interface SimOptions {
   traceSize?: number;
   /** Run the loop's lease fence (default true; the self-tests switch it off to show it matters). */
   fence?: boolean;
+  /** Make the operator requests of the mode's profile (default true). */
+  requests?: boolean;
 }
 
 export interface SimResult {
@@ -78,6 +80,8 @@ export interface SimStats {
   /** Failsafe rounds run by leaders without etcd, and those every member confirmed. */
   failsafeRounds: number;
   failsafeConfirmed: number;
+  /** Longest time without a writable primary once the first one ran, ms (in whole ticks). */
+  longestWithoutPrimaryMs: number;
 }
 
 const TICK_MS = 100;
@@ -242,9 +246,17 @@ export function runSim(opts: SimOptions): SimResult {
   agents.forEach((a) => a.start());
 
   const writeRate = walRng.int(30_000, 300_000);
+  let primarySeen = false;
+  const withoutPrimary: { at: number | null; longest: number } = { at: null, longest: 0 };
   const tick = (): void => {
     store.purge();
     for (const p of pgs) p.lsnAtTickStart = p.lsn;
+    if (pgs.some((p) => p.isPrimary)) primarySeen = true;
+    else if (primarySeen) withoutPrimary.at ??= sched.now;
+    if (withoutPrimary.at !== null && pgs.some((p) => p.isPrimary)) {
+      withoutPrimary.longest = Math.max(withoutPrimary.longest, sched.now - withoutPrimary.at);
+      withoutPrimary.at = null;
+    }
     for (const p of pgs) {
       if (!p.isPrimary) continue;
       const bytes = Math.round((writeRate * TICK_MS * (0.5 + walRng.next())) / 1000);
@@ -268,7 +280,7 @@ export function runSim(opts: SimOptions): SimResult {
   const faultsFrom = opts.faultsFrom ?? 20_000;
   const faultsUntil = opts.faultsUntil ?? 140_000;
   const plan = planFaults(faultRng, faultsFrom, faultsUntil, opts.kinds, profile.mix);
-  const requests = profile.requestGap === null ? [] : planRequests(opRng, faultsFrom, faultsUntil, profile.requestGap);
+  const requests = profile.requestGap === null || opts.requests === false ? [] : planRequests(opRng, faultsFrom, faultsUntil, profile.requestGap);
   let accepted = 0;
   for (const r of requests) {
     sched.at(r.at, () => {
@@ -368,6 +380,7 @@ export function runSim(opts: SimOptions): SimResult {
       forgivenLosses: syncChecker?.forgiven ?? 0,
       failsafeRounds: failsafe.rounds,
       failsafeConfirmed: failsafe.confirmed,
+      longestWithoutPrimaryMs: Math.max(withoutPrimary.longest, withoutPrimary.at === null ? 0 : sched.now - withoutPrimary.at),
     },
   };
 }
