@@ -78,10 +78,11 @@ export class HaLoop {
   private lastReasonLoggedAt = -Infinity;
   private lastCycleAt: number;
   /**
-   * Set when an action of the last cycle found etcd unreachable (DCS_UNAVAILABLE): the next
-   * observation takes that as its etcd answer instead of waiting up to another retry_timeout to
-   * learn the same. A primary whose renewal timed out then starts its failsafe round (or its
-   * demotion) at once, well before the fencer's deadline, as Patroni does in the same cycle.
+   * Set when an action of a leader in failsafe mode found etcd unreachable (DCS_UNAVAILABLE): the
+   * next observation takes that as its etcd answer instead of waiting up to another
+   * retry_timeout to learn the same, so a renewal that timed out is followed by the failsafe round
+   * at once, before the fencer's deadline (Patroni runs it in the same cycle). Without failsafe
+   * mode the next cycle reads etcd again: an etcd that is back by then spares the demotion.
    */
   private dcsJustFailed: string | null = null;
   private failsafeHeard: { name: string; at: number };
@@ -278,7 +279,7 @@ export class HaLoop {
         failed = !(await execute(action, ctx));
       } catch (e) {
         log.error(`${action.type} failed: ${errorText(e)}`);
-        if (isPgwardenError(e, 'DCS_UNAVAILABLE')) this.dcsJustFailed = errorText(e);
+        if (isPgwardenError(e, 'DCS_UNAVAILABLE') && ctx.settings.failsafeMode && ctx.leaderUntil !== null) this.dcsJustFailed = errorText(e);
         failed = true;
       }
       if (['stop', 'acquireLeader', 'releaseLeader', 'cancelTask'].includes(action.type)) again = true;

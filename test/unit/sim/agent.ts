@@ -89,7 +89,7 @@ export const SIM_WALL_EPOCH_MS = Date.parse('2026-01-01T00:00:00Z');
 export class Agent implements ExecHost {
   memory: Memory = initialMemory;
   leaderUntil: number | null = null;
-  /** Why etcd failed an action of the last cycle (the next observation takes it as etcd's answer). */
+  /** Why etcd failed an action of a failsafe leader's last cycle (the next observation takes it as etcd's answer). */
   private dcsJustFailed: string | null = null;
   /** Sim time the loop last stopped PostgreSQL or started it read-only. */
   private demotedAt = -Infinity;
@@ -192,7 +192,7 @@ export class Agent implements ExecHost {
     const task = this.task ? { kind: this.task.kind, startedAt: this.task.startedAt } : null;
     const finished = task ? null : this.finished;
     if (!task) this.finished = null;
-    // As in the loop: etcd that timed out on an action of the last cycle is not asked again.
+    // As in the loop: a failsafe leader does not ask etcd again right after it timed out on an action.
     let dcsObs: Observation['dcs'];
     if (this.dcsJustFailed !== null) {
       dcsObs = { ok: false, error: this.dcsJustFailed };
@@ -252,7 +252,7 @@ export class Agent implements ExecHost {
         failed = !(yield* execute(this, action));
       } catch (e) {
         this.env.trace(this.name, `${action.type} failed: ${errorText(e)}`);
-        if (isPgwardenError(e, 'DCS_UNAVAILABLE')) this.dcsJustFailed = errorText(e);
+        if (isPgwardenError(e, 'DCS_UNAVAILABLE') && this.s.failsafeMode && this.leaderUntil !== null) this.dcsJustFailed = errorText(e);
         failed = true;
       }
       if (['stop', 'acquireLeader', 'releaseLeader', 'cancelTask'].includes(action.type)) again = true;
