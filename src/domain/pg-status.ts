@@ -54,4 +54,6 @@ export type PgStatus =
       pendingRestart: boolean;
       /** `current_setting('synchronous_standby_names')`. */
       syncStandbyNames: string;
+      /** True while synchronous mode's value overrides the configured one (`setSyncStandbyNames`). */
+      syncStandbyNamesOverridden: boolean;
     };

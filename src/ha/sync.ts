@@ -69,7 +69,12 @@ export function syncStep(obs: Observation, cluster: ClusterSnapshot): { actions:
   const me = obs.self.name;
   const rev = cluster.syncModRevision ?? '0';
   if (!s.synchronousMode) {
-    if (cluster.sync === null && cluster.syncModRevision === null) return { actions: [], note: null };
+    if (cluster.sync === null && cluster.syncModRevision === null) {
+      // An override left behind (its hand-back failed, or a restarted agent kept it): hand it back.
+      return pg.syncStandbyNamesOverridden
+        ? { actions: [{ type: 'setSyncStandbyNames', value: null }], note: 'synchronous_mode is off: synchronous_standby_names back to the configured value' }
+        : { actions: [], note: null };
+    }
     return {
       actions: [{ type: 'writeSync', value: null, modRevision: rev }, { type: 'setSyncStandbyNames', value: null }],
       note: 'synchronous_mode is off: removing the sync key',

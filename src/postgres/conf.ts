@@ -43,11 +43,19 @@ const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 const RESERVED = new Set(['include', 'include_if_exists', 'include_dir']);
 
 /**
- * `pgwarden.conf`: every parameter sorted by name, then the include of the recovery file (last,
- * so `primary_conninfo` there wins over anything earlier). Null or undefined values (YAML
- * `null`) are skipped. Throws `ConfigError` for a name that is not a GUC name.
+ * Marks the `synchronous_standby_names` line synchronous mode wrote over the configured value, so
+ * the next agent can tell it from a configured one (`syncOverrideOf`).
  */
-export function renderParameters(params: Readonly<Record<string, ParamValue | null | undefined>>): string {
+const SYNC_OVERRIDE_MARK = '# synchronous_standby_names is set by synchronous mode, over the configured value:';
+
+/**
+ * `pgwarden.conf`: every parameter sorted by name, then synchronous mode's
+ * `synchronous_standby_names` when it overrides the configured one (marked, and last of the
+ * parameters so it wins), then the include of the recovery file (last, so `primary_conninfo`
+ * there wins over anything earlier). Null or undefined values (YAML `null`) are skipped. Throws
+ * `ConfigError` for a name that is not a GUC name.
+ */
+export function renderParameters(params: Readonly<Record<string, ParamValue | null | undefined>>, syncOverride: string | null = null): string {
   const problems: string[] = [];
   const lines = [`${HEADER} Change parameters in the YAML file or the cluster's dynamic configuration.`];
   for (const key of Object.keys(params).sort()) {
@@ -55,11 +63,22 @@ export function renderParameters(params: Readonly<Record<string, ParamValue | nu
     if (value === null || value === undefined) continue;
     if (!PARAM_NAME.test(key)) problems.push(`postgresql.parameters.${key}: not a valid parameter name`);
     else if (RESERVED.has(key.toLowerCase())) problems.push(`postgresql.parameters.${key}: pgwarden manages the include files itself`);
-    else lines.push(`${key} = ${confValue(value)}`);
+    else if (syncOverride === null || key !== 'synchronous_standby_names') lines.push(`${key} = ${confValue(value)}`);
   }
   if (problems.length > 0) throw new ConfigError('postgresql.parameters', problems);
+  if (syncOverride !== null) lines.push(SYNC_OVERRIDE_MARK, `synchronous_standby_names = ${confValue(syncOverride)}`);
   lines.push(`include_if_exists = ${confValue(RECOVERY_FILE)}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** The `synchronous_standby_names` synchronous mode wrote into a `pgwarden.conf`, or null when the configured value is in force. */
+export function syncOverrideOf(paramsText: string): string | null {
+  const lines = paramsText.split('\n');
+  const at = lines.indexOf(SYNC_OVERRIDE_MARK);
+  const m = at < 0 ? null : /^synchronous_standby_names = '((?:[^'\\]|''|\\.)*)'$/.exec(lines[at + 1] ?? '');
+  if (!m) return null;
+  const escapes: Record<string, string> = { n: '\n', r: '\r', t: '\t' };
+  return m[1]!.replace(/''|\\(.)/g, (_all, c: string | undefined) => (c === undefined ? "'" : (escapes[c] ?? c)));
 }
 
 /**

@@ -3,7 +3,7 @@
  * This class is thin: SQL and row parsing live in `queries.ts`, file rendering in `conf.ts`,
  * pg_ctl in `pgctl.ts`, child processes in `process.ts`, pg_rewind rules in `rewind.ts`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import { parseLsn, type Lsn } from '../domain/lsn.js';
 import type { PgStatus } from '../domain/pg-status.js';
 import { errorText, isPgwardenError, PgwardenError } from '../errors.js';
 import { KeptClient, withClient, type ConnectParams } from './client.js';
-import { PARAMS_FILE, RECOVERY_FILE, PRIMARY_RECOVERY, programOptions, renderHba, renderParameters, renderPgpass, renderReplicaRecovery, withIncludeLine, type ParamValue, type ProgramOptions } from './conf.js';
+import { PARAMS_FILE, RECOVERY_FILE, PRIMARY_RECOVERY, programOptions, renderHba, renderParameters, renderPgpass, renderReplicaRecovery, syncOverrideOf, withIncludeLine, type ParamValue, type ProgramOptions } from './conf.js';
 import { readControlData } from './controldata.js';
 import { asideName, historyFileName, listDir, parseHistoryFile, writeAtomic } from './files.js';
 import { promoteServer, reloadServer, runningPostmaster, startServer, stopServer, type ServerPaths } from './pgctl.js';
@@ -69,6 +69,21 @@ const BASEBACKUP_TIMEOUT_MS = 12 * 3_600_000;
 const CHECKPOINT_TIMEOUT_MS = 120_000;
 
 /**
+ * An agent restarted beside a running server must not hand `synchronous_standby_names` back to
+ * the configured value at its first parameter write: the primary would acknowledge commits
+ * without the standbys the sync key still names, for a cycle or more. So the value synchronous
+ * mode left in `pgwarden.conf` stays in force until the loop sets or hands it back itself.
+ */
+function adoptedSyncOverride(dataDir: string): string | null {
+  if (runningPostmaster(dataDir) === null) return null;
+  try {
+    return syncOverrideOf(readFileSync(join(dataDir, PARAMS_FILE), 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/**
  * `Postgres` on this machine. Files it owns in the data directory: `pgwarden.conf`,
  * `pgwarden.recovery.conf`, `standby.signal`, `pg_hba.conf`, and one include line at the end of
  * `postgresql.conf`. The server log is `<data_dir>.log`, BESIDE the data directory:
@@ -88,9 +103,11 @@ export class LocalPostgres implements Postgres {
   );
   private readonly rewinder: RewindRunner;
   /** Set by synchronous mode on the leader; null leaves the configured value. */
-  private syncStandbyNames: string | null = null;
+  private syncStandbyNames: string | null;
 
   constructor(private readonly o: LocalPostgresOptions) {
+    this.syncStandbyNames = adoptedSyncOverride(o.dataDir);
+    if (this.syncStandbyNames !== null) o.logger.info(`keeping synchronous_standby_names = '${this.syncStandbyNames}' that synchronous mode set on the running server before this agent started`);
     this.rewinder = new RewindRunner({
       binDir: o.binDir,
       dataDir: o.dataDir,
@@ -155,7 +172,7 @@ export class LocalPostgres implements Postgres {
       try {
         const row = (await this.probeClient.query<StatusRow>(STATUS_QUERY, 'probe'))[0];
         if (row === undefined) throw new PgwardenError('BUG', 'the status query returned no row');
-        const status = parseStatusRow(row);
+        const status = parseStatusRow(row, this.syncStandbyNames !== null);
         this.lastProbeError = null;
         return status;
       } catch (e) {
@@ -282,8 +299,7 @@ export class LocalPostgres implements Postgres {
       hot_standby: true,
       wal_log_hints: true,
     };
-    if (this.syncStandbyNames !== null) params['synchronous_standby_names'] = this.syncStandbyNames;
-    await writeAtomic(this.file(PARAMS_FILE), renderParameters(params));
+    await writeAtomic(this.file(PARAMS_FILE), renderParameters(params, this.syncStandbyNames));
     await writeAtomic(this.file('pg_hba.conf'), renderHba(this.o.pgHba()));
   }
 

@@ -79,9 +79,10 @@ function replicationRows(v: unknown): ReplicationRow[] {
 /**
  * STATUS_QUERY row → the running variant of `PgStatus`. A replica's `lsn` is max(received,
  * replayed) and its `receivedLsn` falls back to the replayed one (reference §1.3 / §2.4).
- * Throws `BUG` on a row that does not have the expected shape.
+ * Throws `BUG` on a row that does not have the expected shape. `syncStandbyNamesOverridden` is
+ * known only to the adapter that sets the value; other readers (the observer) pass nothing.
  */
-export function parseStatusRow(r: StatusRow): PgStatus {
+export function parseStatusRow(r: StatusRow, syncStandbyNamesOverridden = false): PgStatus {
   if (typeof r.in_recovery !== 'boolean') throw bug('in_recovery is not a boolean');
   if (typeof r.sysid !== 'string' || !/^\d+$/.test(r.sysid)) throw bug('no system identifier');
   const received = lsnOrNull(r.receive_lsn);
@@ -105,6 +106,7 @@ export function parseStatusRow(r: StatusRow): PgStatus {
     upstream: r.upstream,
     pendingRestart: r.pending_restart === true,
     syncStandbyNames: typeof r.sync_names === 'string' ? r.sync_names : '',
+    syncStandbyNamesOverridden,
   };
 }
 

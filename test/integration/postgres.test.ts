@@ -165,6 +165,30 @@ describe('LocalPostgres on real PostgreSQL 15', { skip: pgSkipReason() }, () => 
     assert.ok(s.running && s.pendingRestart);
   });
 
+  it('keeps synchronous mode\'s synchronous_standby_names when a restarted agent\'s adapter takes over the running primary, until the loop hands it back', async () => {
+    /** The value PostgreSQL would apply from its files now (pg_file_settings rereads them), or null for none. */
+    const inFiles = async (): Promise<string | null> =>
+      ((await sql(PORT_A, "SELECT setting FROM pg_file_settings WHERE name = 'synchronous_standby_names' AND applied"))[0]?.setting as string | undefined) ?? null;
+    await a.setSyncStandbyNames('1 ("b")');
+    assert.equal(await inFiles(), '1 ("b")');
+    // A new agent process: a new adapter over the same running server, then the daemon's first parameter write.
+    const fresh = makeNode(dir, 'a', PORT_A, log, { parameters: () => params });
+    try {
+      await fresh.reload();
+      assert.equal(await inFiles(), '1 ("b")', 'the first parameter write of the new agent handed the setting back to the configured value');
+      assert.ok(log.lines.some((l) => l.includes(`keeping synchronous_standby_names = '1 ("b")'`)), 'the adoption was not logged');
+      const kept = await fresh.probe();
+      assert.ok(kept.running && kept.syncStandbyNamesOverridden);
+      await fresh.setSyncStandbyNames(null);
+      assert.equal(await inFiles(), null);
+      const handedBack = await fresh.probe();
+      assert.ok(handedBack.running && !handedBack.syncStandbyNamesOverridden);
+    } finally {
+      await fresh.closeConnections();
+      await a.setSyncStandbyNames(null);
+    }
+  });
+
   it('probes over one kept connection, hears at once when the postmaster dies, and reconnects after the restart', async () => {
     let lost = 0;
     a.onConnectionLost(() => lost++);

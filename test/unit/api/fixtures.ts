@@ -16,7 +16,7 @@ export function primaryPg(lsn = 67_108_864): PgStatus {
     replication: [
       { usename: 'replicator', application_name: 'n2', client_addr: '127.0.0.1', state: 'streaming', sync_state: 'async', sync_priority: 0 },
     ],
-    upstream: null, pendingRestart: false, syncStandbyNames: '',
+    upstream: null, pendingRestart: false, syncStandbyNames: '', syncStandbyNamesOverridden: false,
   };
 }
 

@@ -46,7 +46,7 @@ export function primaryPg(lsn = 1000, timeline = 1): PgStatus {
   return {
     running: true, dataDirInitialized: true, systemIdentifier: SYSID, inRecovery: false, timeline, lsn,
     receivedLsn: null, replayedLsn: null, replayedTimestamp: null, replayPaused: false,
-    postmasterStartTime: '2026-11-22 10:00:00+00', serverVersion: 150018, replication: [], upstream: null, pendingRestart: false, syncStandbyNames: '',
+    postmasterStartTime: '2026-11-22 10:00:00+00', serverVersion: 150018, replication: [], upstream: null, pendingRestart: false, syncStandbyNames: '', syncStandbyNamesOverridden: false,
   };
 }
 

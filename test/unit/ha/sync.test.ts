@@ -23,6 +23,9 @@ function leaderObs(rows: ReplicationRow[], sync: SyncState | null, names = '', s
   return { ...base, pg, leaderUntil: base.now + 8_000, settings: { ...base.settings, ...SYNC_ON, ...settings }, dcs: { ok: true, cluster: c } };
 }
 
+/** The same observation with the adapter reporting synchronous mode's override in force. */
+const overridden = (o: Observation): Observation => ({ ...o, pg: { ...(o.pg as RunningPg), syncStandbyNamesOverridden: true } });
+
 const step = (o: Observation) => syncStep(o, (o.dcs as { cluster: ClusterSnapshot }).cluster).actions;
 
 describe('synchronous_standby_names', () => {
@@ -84,6 +87,9 @@ describe('syncStep: one safe change per cycle', () => {
       { type: 'writeSync', value: null, modRevision: '42' }, { type: 'setSyncStandbyNames', value: null },
     ]],
     ['synchronous mode off and no key: nothing', leaderObs([row('n2')], null, '', { synchronousMode: false }), []],
+    ['synchronous mode off, no key, but an override still in force: hands the setting back', overridden(leaderObs([row('n2', 'sync')], null, '1 ("n2")', { synchronousMode: false })), [
+      { type: 'setSyncStandbyNames', value: null },
+    ]],
   ];
   for (const [name, o, expected] of cases) it(name, () => assert.deepEqual(step(o), expected));
 

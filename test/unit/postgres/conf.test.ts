@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../../src/errors.js';
-import { confValue, conninfo, INCLUDE_LINE, PRIMARY_RECOVERY, programOptions, renderHba, renderParameters, renderPgpass, renderReplicaRecovery, withIncludeLine } from '../../../src/postgres/conf.js';
+import { confValue, conninfo, INCLUDE_LINE, PRIMARY_RECOVERY, programOptions, renderHba, renderParameters, renderPgpass, renderReplicaRecovery, syncOverrideOf, withIncludeLine } from '../../../src/postgres/conf.js';
 
 const settings = { replicationUser: 'replicator', applicationName: 'pg 1', passfile: '/tmp/pgpass pg1' };
 
@@ -35,6 +35,22 @@ describe('pgwarden.conf', () => {
     const text = renderParameters({ 'pg_stat_statements.max': 1000, work_mem: null, shared_buffers: undefined });
     assert.match(text, /^pg_stat_statements\.max = 1000$/m);
     assert.doesNotMatch(text, /work_mem|shared_buffers/);
+  });
+
+  it('writes synchronous mode\'s override marked and after the parameters, and reads it back', () => {
+    for (const names of ['1 ("n2")', '2 ("a","we""ird")', '*', '', "it's \\ odd\n"]) {
+      const text = renderParameters({ synchronous_standby_names: 'configured', port: 5432 }, names);
+      assert.equal(text.match(/^synchronous_standby_names = /gm)?.length, 1, text);
+      assert.match(text, /^port = 5432\n# synchronous_standby_names is set by synchronous mode.*\nsynchronous_standby_names = /m);
+      assert.equal(syncOverrideOf(text), names);
+    }
+  });
+
+  it('reads no override from a file without the mark, even with a configured synchronous_standby_names', () => {
+    const text = renderParameters({ synchronous_standby_names: '1 ("n9")', port: 5432 });
+    assert.match(text, /^synchronous_standby_names = '1 \("n9"\)'$/m);
+    assert.equal(syncOverrideOf(text), null);
+    assert.equal(syncOverrideOf(''), null);
   });
 
   it('refuses names that could inject lines or break the include chain, naming each one', () => {

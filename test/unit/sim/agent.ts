@@ -126,8 +126,8 @@ export class Agent implements ExecHost {
     });
     this.fence = new SimFence(env.sched, fenceMarginMs(this.s), (reason) => this.fenceStop(reason), env.fence);
     this.host = { name, pg, env, dcs: this.dcs, settings: this.s, stopPg: (m) => this.loopStop(m), acquire: (p) => this.acquire(p) };
-    // A new daemon process has a new PostgreSQL adapter, without the old one's in-memory override.
-    pg.adapterSsn = null;
+    // A new daemon process has a new PostgreSQL adapter and rewrites pgwarden.conf early on.
+    pg.newAdapter();
     this.failsafeHeard = { name: LEADER_BEFORE_START, at: env.sched.now };
   }
 

@@ -117,6 +117,8 @@ export class FakePg {
   ssn = '';
   /** The adapter's override (`setSyncStandbyNames`), applied at start and reload; null = configured `''`. */
   adapterSsn: string | null = null;
+  /** The override as last written into `pgwarden.conf` (at start and reload), which a new adapter may adopt. */
+  fileSsn: string | null = null;
   /**
    * Set by the world's tick: this standby's WAL sender reached `streaming` (it caught up with its
    * source once since it connected); cleared when it disconnects.
@@ -169,6 +171,7 @@ export class FakePg {
       upstream: this.inRecovery && this.streaming && this.upstream ? `127.0.0.1:${this.port}` : null,
       pendingRestart: false,
       syncStandbyNames: this.ssn,
+      syncStandbyNamesOverridden: this.adapterSsn !== null,
     };
   }
 
@@ -176,6 +179,7 @@ export class FakePg {
   launch(role: 'primary' | 'replica', upstream: string | null, delayMs: number): void {
     if (this.running || this.starting) return;
     this.starting = true;
+    this.fileSsn = this.adapterSsn;
     const epoch = ++this.epoch;
     this.sched.after(delayMs, () => {
       if (epoch !== this.epoch) return;
@@ -192,7 +196,18 @@ export class FakePg {
   /** `setSyncStandbyNames` of the adapter: remembered, and applied at once by a reload if running. */
   setSsn(value: string | null): void {
     this.adapterSsn = value;
+    this.fileSsn = value;
     if (this.running) this.ssn = value ?? '';
+  }
+
+  /**
+   * A new agent's adapter (`LocalPostgres`): it keeps the override a running server was left
+   * with (`adoptedSyncOverride`), and the daemon's first parameter write, once it has read etcd,
+   * reloads the server with whatever the adapter then holds.
+   */
+  newAdapter(): void {
+    this.adapterSsn = this.running || this.starting ? this.fileSsn : null;
+    if (this.running) this.ssn = this.adapterSsn ?? '';
   }
 
   /** `CHECKPOINT` on a primary (a restartpoint on a standby, which pg_controldata does not show here). */

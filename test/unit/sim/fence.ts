@@ -25,6 +25,8 @@ export class SimFence {
 
   /** Sim time of the last `arm()`. */
   armedAt = -Infinity;
+  /** When the armed timer fires (deadline − margin), or null when disarmed. */
+  firesAt: number | null = null;
 
   get armed(): boolean {
     return this.timer !== null;
@@ -36,13 +38,17 @@ export class SimFence {
     this.armedAt = this.sched.now;
     if (!this.enabled) return;
     const delay = Math.max(0, leaderUntil - this.marginMs - this.sched.now);
+    this.firesAt = this.sched.now + delay;
     const reason = `no lease renewal succeeded and the leader lease runs out in ${this.marginMs / 1000} s`;
     const self = this;
     let timer: Process | null = null;
     timer = this.spawn(
       (function* (): Gen<void> {
         yield delay;
-        if (self.timer === timer) self.timer = null;
+        if (self.timer === timer) {
+          self.timer = null;
+          self.firesAt = null;
+        }
         self.trip(reason);
       })(),
     );
@@ -52,6 +58,7 @@ export class SimFence {
   disarm(): void {
     this.timer?.stop();
     this.timer = null;
+    this.firesAt = null;
   }
 
   trip(reason: string): void {

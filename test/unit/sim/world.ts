@@ -143,6 +143,7 @@ export function runSim(opts: SimOptions): SimResult {
   const walRng = root.fork();
   // Drawn after the original four, so the `async` schedules stay what they were.
   const opRng = root.fork();
+  const restartRng = root.fork();
   const sched = new Scheduler();
   const traceSize = opts.traceSize ?? 30;
   const trace: string[] = [];
@@ -340,10 +341,26 @@ export function runSim(opts: SimOptions): SimResult {
       });
       return;
     }
+    // One kill in three takes the agent alone, which comes back soon (a supervisor restarting a
+    // crashed or upgraded agent) while its PostgreSQL keeps running, primary or replica.
+    const agentOnly = restartRng.chance(1 / 3);
+    const orphanFenceAt = t.fence.firesAt;
     t.kill();
-    t.pg.halt('crash');
+    if (agentOnly) {
+      log(t.name, 'only the agent was killed: PostgreSQL keeps running');
+      // Its companion fencer lives on and fast-stops the server at the deadline it was last given.
+      if (orphanFenceAt !== null) {
+        sched.at(Math.max(sched.now, orphanFenceAt), () => {
+          if (!t.pg.running && !t.pg.starting) return;
+          log(t.name, "the killed agent's companion fencer: fast shutdown of PostgreSQL");
+          t.pg.requestStop('fast', restartRng.int(100, 2_500));
+        });
+      }
+    } else {
+      t.pg.halt('crash');
+    }
     checker.onKill(t.name);
-    sched.after(f.forMs, () => {
+    sched.after(agentOnly ? Math.min(f.forMs, restartRng.int(200, 3_000)) : f.forMs, () => {
       const fresh = new Agent(t.name, t.pg, t.index, env);
       agents[t.index] = fresh;
       log(t.name, 'agent restarted');
