@@ -3,7 +3,7 @@
  * This class is thin: SQL and row parsing live in `queries.ts`, file rendering in `conf.ts`,
  * pg_ctl in `pgctl.ts`, child processes in `process.ts`, pg_rewind rules in `rewind.ts`.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type pg from 'pg';
 import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,12 +13,13 @@ import { parseLsn, type Lsn } from '../domain/lsn.js';
 import type { PgStatus } from '../domain/pg-status.js';
 import { errorText, isPgwardenError, PgwardenError } from '../errors.js';
 import { KeptClient, withClient, type ConnectParams } from './client.js';
-import { PARAMS_FILE, RECOVERY_FILE, PRIMARY_RECOVERY, programOptions, renderHba, renderParameters, renderPgpass, renderReplicaRecovery, syncOverrideOf, withIncludeLine, type ParamValue, type ProgramOptions } from './conf.js';
+import { RECOVERY_FILE, programOptions, type ParamValue, type ProgramOptions } from './conf.js';
 import { readControlData } from './controldata.js';
 import { asideName, historyFileName, listDir, parseHistoryFile, writeAtomic } from './files.js';
 import { promoteServer, reloadServer, runningPostmaster, startServer, stopServer, type ServerPaths } from './pgctl.js';
 import { isLivePostgres, runProgram } from './process.js';
 import { CREATE_SLOT_QUERY, DROP_SLOT_QUERY, LIST_SLOTS_QUERY, parseStatusRow, planSlots, rewindGrantsSql, ROLE_EXISTS_QUERY, roleSql, STATUS_QUERY, type SlotRow, type StatusRow } from './queries.js';
+import { OwnedFiles } from './owned-files.js';
 import { RewindRunner } from './rewind-runner.js';
 import type { FollowResult, Postgres, StartMode, StopMode, Upstream } from './port.js';
 
@@ -69,24 +70,9 @@ const BASEBACKUP_TIMEOUT_MS = 12 * 3_600_000;
 const CHECKPOINT_TIMEOUT_MS = 120_000;
 
 /**
- * An agent restarted beside a running server must not hand `synchronous_standby_names` back to
- * the configured value at its first parameter write: the primary would acknowledge commits
- * without the standbys the sync key still names, for a cycle or more. So the value synchronous
- * mode left in `pgwarden.conf` stays in force until the loop sets or hands it back itself.
- */
-function adoptedSyncOverride(dataDir: string): string | null {
-  if (runningPostmaster(dataDir) === null) return null;
-  try {
-    return syncOverrideOf(readFileSync(join(dataDir, PARAMS_FILE), 'utf8'));
-  } catch {
-    return null;
-  }
-}
-
-/**
- * `Postgres` on this machine. Files it owns in the data directory: `pgwarden.conf`,
- * `pgwarden.recovery.conf`, `standby.signal`, `pg_hba.conf`, and one include line at the end of
- * `postgresql.conf`. The server log is `<data_dir>.log`, BESIDE the data directory:
+ * `Postgres` on this machine. Files it owns in the data directory (written by `OwnedFiles`):
+ * `pgwarden.conf`, `pgwarden.recovery.conf`, `standby.signal`, `pg_hba.conf`, and one include
+ * line at the end of `postgresql.conf`. The server log is `<data_dir>.log`, BESIDE the data directory:
  * pg_basebackup and pg_rewind copy everything inside it (a `log/` subdirectory included), so a
  * log kept inside would be cloned into every replica and overwritten by a rewind — exactly the
  * evidence an operator needs after a failover. (With `logging_collector = on` in the
@@ -102,12 +88,10 @@ export class LocalPostgres implements Postgres {
     () => this.connectionLost(),
   );
   private readonly rewinder: RewindRunner;
-  /** Set by synchronous mode on the leader; null leaves the configured value. */
-  private syncStandbyNames: string | null;
+  private readonly files: OwnedFiles;
 
   constructor(private readonly o: LocalPostgresOptions) {
-    this.syncStandbyNames = adoptedSyncOverride(o.dataDir);
-    if (this.syncStandbyNames !== null) o.logger.info(`keeping synchronous_standby_names = '${this.syncStandbyNames}' that synchronous mode set on the running server before this agent started`);
+    this.files = new OwnedFiles(o);
     this.rewinder = new RewindRunner({
       binDir: o.binDir,
       dataDir: o.dataDir,
@@ -116,11 +100,11 @@ export class LocalPostgres implements Postgres {
       server: () => this.server(),
       sourceConnection: (source) => this.connection(source.host, source.port),
       prepare: async (mode) => {
-        await this.writePgpass();
-        if (mode === 'standby') await this.writeConfig({ role: 'replica', upstream: null, slotName: null });
-        else await this.writeParameters();
+        await this.files.writePgpass();
+        if (mode === 'standby') await this.files.writeConfig({ role: 'replica', upstream: null, slotName: null });
+        else await this.files.writeParameters();
       },
-      writePgpass: () => this.writePgpass(),
+      writePgpass: () => this.files.writePgpass(),
     });
   }
 
@@ -172,7 +156,7 @@ export class LocalPostgres implements Postgres {
       try {
         const row = (await this.probeClient.query<StatusRow>(STATUS_QUERY, 'probe'))[0];
         if (row === undefined) throw new PgwardenError('BUG', 'the status query returned no row');
-        const status = parseStatusRow(row, this.syncStandbyNames !== null);
+        const status = parseStatusRow(row, this.files.syncStandbyNames !== null);
         this.lastProbeError = null;
         return status;
       } catch (e) {
@@ -262,15 +246,9 @@ export class LocalPostgres implements Postgres {
     }, statements * this.o.queryTimeoutMs);
   }
 
-  private async writePgpass(): Promise<void> {
-    const users = [this.o.replication, this.o.superuser, ...(this.o.rewind ? [this.o.rewind] : [])];
-    await mkdir(dirname(this.o.pgpassPath), { recursive: true });
-    await writeAtomic(this.o.pgpassPath, renderPgpass(users), 0o600);
-  }
-
   async basebackup(source: Upstream, signal?: AbortSignal): Promise<void> {
     const existed = await this.requireEmptyDataDir('pg_basebackup');
-    await this.writePgpass();
+    await this.files.writePgpass();
     await mkdir(dirname(this.o.dataDir), { recursive: true });
     const args = ['-D', this.o.dataDir, '-X', 'stream', '-c', 'fast', '-h', source.host, '-p', String(source.port), '-U', this.o.replication.username, '--no-password', ...programOptions(this.o.basebackupOptions)];
     this.o.logger.info(`cloning ${source.name} (${source.host}:${source.port}) into ${this.o.dataDir} with pg_basebackup`);
@@ -284,46 +262,11 @@ export class LocalPostgres implements Postgres {
     this.o.logger.info(`clone of ${source.name} complete`);
   }
 
-  /** `pgwarden.conf` (all parameters; the ones the node must control win) and `pg_hba.conf`. */
-  private async writeParameters(): Promise<void> {
-    const conf = this.file('postgresql.conf');
-    const current = existsSync(conf) ? await readFile(conf, 'utf8') : '';
-    const updated = withIncludeLine(current);
-    if (updated !== null) await writeAtomic(conf, updated);
-    const params: Record<string, ParamValue> = {
-      unix_socket_directories: '/tmp',
-      ...this.o.parameters(),
-      listen_addresses: this.o.listen.hosts.join(','),
-      port: this.o.listen.port,
-      cluster_name: this.o.scope,
-      hot_standby: true,
-      wal_log_hints: true,
-    };
-    await writeAtomic(this.file(PARAMS_FILE), renderParameters(params, this.syncStandbyNames));
-    await writeAtomic(this.file('pg_hba.conf'), renderHba(this.o.pgHba()));
-  }
-
-  private recoveryText(upstream: Upstream | null, slotName: string | null): string {
-    return renderReplicaRecovery({ upstream, slotName, replicationUser: this.o.replication.username, applicationName: this.o.name, passfile: this.o.pgpassPath });
-  }
-
-  private async writeConfig(mode: StartMode): Promise<void> {
-    await this.writeParameters();
-    if (mode.role === 'primary') {
-      await writeAtomic(this.file(RECOVERY_FILE), PRIMARY_RECOVERY);
-      await rm(this.file('standby.signal'), { force: true });
-    } else {
-      await this.writePgpass();
-      await writeAtomic(this.file(RECOVERY_FILE), this.recoveryText(mode.upstream, mode.slotName));
-      await writeAtomic(this.file('standby.signal'), '');
-    }
-  }
-
   async start(mode: StartMode, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const pid = runningPostmaster(this.o.dataDir);
     if (pid !== null) throw new PgwardenError('PG_COMMAND_FAILED', `PostgreSQL is already running in ${this.o.dataDir} (postmaster PID ${pid})`);
     if (!existsSync(this.file('PG_VERSION'))) throw new PgwardenError('PG_COMMAND_FAILED', `cannot start PostgreSQL: ${this.o.dataDir} holds no cluster`);
-    await this.writeConfig(mode);
+    await this.files.writeConfig(mode);
     const role = mode.role === 'primary' ? 'primary' : `replica of ${mode.upstream ? `${mode.upstream.name} (${mode.upstream.host}:${mode.upstream.port})` : 'nobody (read-only, no source)'}`;
     this.o.logger.info(`starting PostgreSQL as ${role}; server log ${this.logPath}`);
     await startServer(this.server(), timeoutMs, signal);
@@ -337,7 +280,7 @@ export class LocalPostgres implements Postgres {
     if (!existsSync(this.file('PG_VERSION'))) throw new PgwardenError('PG_COMMAND_FAILED', `cannot restart PostgreSQL: ${this.o.dataDir} holds no cluster`);
     this.o.logger.info('restarting PostgreSQL (fast stop, then start with the same role)');
     await stopServer(this.server(), 'fast', timeoutMs);
-    await this.writeParameters();
+    await this.files.writeParameters();
     await startServer(this.server(), timeoutMs, signal);
   }
 
@@ -398,10 +341,10 @@ export class LocalPostgres implements Postgres {
 
   async follow(upstream: Upstream | null, slotName: string | null): Promise<FollowResult> {
     if (runningPostmaster(this.o.dataDir) === null || !existsSync(this.file('standby.signal'))) return 'restart-needed';
-    const wanted = this.recoveryText(upstream, slotName);
+    const wanted = this.files.recoveryText(upstream, slotName);
     const current = await readFile(this.file(RECOVERY_FILE), 'utf8').catch(() => '');
     if (current === wanted) return 'unchanged';
-    await this.writePgpass();
+    await this.files.writePgpass();
     await writeAtomic(this.file(RECOVERY_FILE), wanted);
     try {
       await reloadServer(this.server());
@@ -467,16 +410,16 @@ export class LocalPostgres implements Postgres {
   }
 
   async setSyncStandbyNames(value: string | null): Promise<void> {
-    if (value !== this.syncStandbyNames) {
+    if (value !== this.files.syncStandbyNames) {
       this.o.logger.info(value === null ? 'synchronous_standby_names: back to the configured value' : `synchronous_standby_names = '${value}'`);
     }
-    this.syncStandbyNames = value;
+    this.files.syncStandbyNames = value;
     await this.reload();
   }
 
   async reload(): Promise<void> {
     if (!existsSync(this.file('PG_VERSION'))) return;
-    await this.writeParameters();
+    await this.files.writeParameters();
     if (runningPostmaster(this.o.dataDir) !== null) await reloadServer(this.server());
   }
 }
