@@ -21,7 +21,7 @@ import { createLogger, parseLogLevel, type Logger } from '../log.js';
 import { HaLoop } from '../loop/loop.js';
 import { LocalPostgres } from '../postgres/local.js';
 import { PostgresWithCallbacks } from '../postgres/with-callbacks.js';
-import { buildNodeEvents } from '../outside/wiring.js';
+import { buildNodeEvents, changedReadAtStart } from '../outside/wiring.js';
 import { SyslogLogger, teeLogger } from '../log-syslog.js';
 import { VERSION } from '../version.js';
 
@@ -87,6 +87,7 @@ async function checkNameIsFree(dcs: Dcs, config: Config, peers: HttpPeerApi, log
  */
 export async function runDaemon(configPath: string): Promise<number> {
   let { config, warnings } = loadConfigFile(configPath);
+  const startedConfig = config;
   const level = parseLogLevel(config.log?.level);
   const syslog = config.log.syslog ? new SyslogLogger({ ...config.log.syslog, level }) : null;
   const log = syslog ? teeLogger(createLogger(level), syslog) : createLogger(level);
@@ -288,6 +289,8 @@ export async function runDaemon(configPath: string): Promise<number> {
       const nextTls = serverTls(next.config.restapi);
       config = next.config;
       for (const w of next.warnings) log.warn(`${configPath}: ${w}`);
+      const atStart = changedReadAtStart(startedConfig, config);
+      if (atStart.length > 0) log.warn(`${atStart.join(', ')} changed in ${configPath}: read at start only, restart pgwarden to apply`);
       applyRestApiReload(nextTls);
       log.info(`reloaded ${configPath}`);
       pg.reload().catch((e: unknown) => log.warn(`PostgreSQL reload failed: ${errorText(e)}`));

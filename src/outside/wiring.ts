@@ -6,8 +6,9 @@
  *
  * What a reload (SIGHUP) changes: callback and trigger commands, their timeout, the lag limits,
  * the alert commands and `maintenance_mode_file` are read again at each use. `alert_file_dir`,
- * `json_state_file_path`, `statsd` and `heartbeat_table` are read at start only (they own a
- * directory, a file, a socket and a table); changing them needs a restart.
+ * `json_state_file_path`, `statsd` and `heartbeat_table` (and `log.syslog`) are read at start
+ * only (they own a directory, a file, a socket and a table); changing them needs a restart, which
+ * a reload says (`changedReadAtStart`).
  */
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../domain/clock.js';
@@ -44,6 +45,20 @@ export interface NodeEvents {
    * commands, gives running ones up to `graceMs`, kills the rest, closes the statsd socket.
    */
   stop(graceMs: number): Promise<void>;
+}
+
+/** The keys `buildNodeEvents` (and the daemon's logger) read at start only, with how to read them. */
+const READ_AT_START: readonly [string, (c: Config) => unknown][] = [
+  ['alert_file_dir', (c) => c.alert_file_dir],
+  ['json_state_file_path', (c) => c.json_state_file_path],
+  ['statsd', (c) => c.statsd],
+  ['heartbeat_table', (c) => c.heartbeat_table],
+  ['log.syslog', (c) => c.log.syslog],
+];
+
+/** The read-at-start keys whose value differs between the configuration the node started with and `now`. */
+export function changedReadAtStart(started: Config, now: Config): string[] {
+  return READ_AT_START.filter(([, get]) => JSON.stringify(get(started)) !== JSON.stringify(get(now))).map(([key]) => key);
 }
 
 export function buildNodeEvents(deps: EventsDeps): NodeEvents {

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import { validate } from '../../../src/config/ajv.js';
+import { loadConfigText } from '../../../src/config/load.js';
+import type { Config } from '../../../src/config/schema.js';
 import { OutsideViewProperties, OutsideViewSchema } from '../../../src/outside/config.js';
+import { changedReadAtStart } from '../../../src/outside/wiring.js';
 
 describe('OutsideViewProperties', () => {
   it('turns every feature off by default and fills in the heartbeat table', () => {
@@ -46,5 +49,22 @@ describe('OutsideViewProperties', () => {
     const config: Record<string, unknown> = { scope: 'batman', json_state_file_path: '/tmp/s.json' };
     assert.deepEqual(validate(Whole, config), []);
     assert.deepEqual(validate(Whole, { scope: 'batman', json_state_fle_path: '/tmp/s.json' }), ['json_state_fle_path: unknown key (did you mean json_state_file_path?)']);
+  });
+});
+
+describe('changedReadAtStart', () => {
+  const base = (): Config => {
+    const c = loadConfigText(`scope: s\nname: n\nrestapi: {listen: 127.0.0.1:8008, connect_address: 127.0.0.1:8008}\netcd3: {hosts: [127.0.0.1:2379]}\npostgresql: {listen: 127.0.0.1:5432, connect_address: 127.0.0.1:5432, data_dir: /tmp/d, authentication: {superuser: {username: p}, replication: {username: r}}}\n`, 'test.yml');
+    return c.config;
+  };
+
+  it('names each key read at start only whose value changed, and nothing for other changes', () => {
+    const started = base();
+    assert.deepEqual(changedReadAtStart(started, base()), []);
+    const next = { ...base(), alert_file_dir: '/var/alerts', statsd: { host: '127.0.0.1', port: 8125, tags: {} }, warning_replication_bytes_lag: 1000 };
+    assert.deepEqual(changedReadAtStart(started, next), ['alert_file_dir', 'statsd']);
+    const withSyslog = { ...base(), heartbeat_table: { enabled: true, name: 'beat' } };
+    withSyslog.log = { ...withSyslog.log, syslog: { host: '127.0.0.1', port: 514, facility: 'local0' } } as Config['log'];
+    assert.deepEqual(changedReadAtStart(started, withSyslog), ['heartbeat_table', 'log.syslog']);
   });
 });
