@@ -18,6 +18,7 @@ Feature: etcd outage
 
   Scenario: In failsafe mode a primary every member confirms keeps taking writes through an etcd outage
     Given the bootstrap DCS setting failsafe_mode is true
+    And every node writes a JSON state file
     And a running cluster of 3 nodes
     And haproxy is running
     And haproxy routes writes to postgres0 within 15 seconds
@@ -26,6 +27,8 @@ Feature: etcd outage
     And I suspend etcd
     And I wait 20 seconds
     Then GET /patroni on postgres0 shows failsafe_mode_is_active within 5 seconds
+    # etcd has been unreachable for longer than ttl: the state files name the failsafe leader
+    And pgwardenctl current-primary with the YAML of postgres1 prints postgres0 from the state file
     When I resume etcd
     And I wait 5 seconds
     Then postgres0 is still the leader

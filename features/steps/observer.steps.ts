@@ -7,9 +7,10 @@
  * scenarios never start.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { After, Given, Then, When } from '@cucumber/cucumber';
 import yaml from 'js-yaml';
 import { BUG_PATTERN } from '../support/cluster.js';
@@ -22,6 +23,7 @@ import { rest, type RestAnswer, type RestTarget } from '../support/rest.js';
 import type { PgWorld } from '../support/world.js';
 
 const CTL_BIN = join(REPO, 'bin', 'pgwardenctl.js');
+const execFileAsync = promisify(execFile);
 const OBSERVER_AUTH = { username: 'observer', password: 'features-observer' };
 const RESERVED_NODE = `postgres${MAX_NODES - 1}`;
 
@@ -238,15 +240,24 @@ When('I delete the state file of {node}', function (this: PgWorld, name: string)
   rmSync(join(this.cluster.dir, `${this.resolveName(name)}-state.json`), { force: true });
 });
 
-/** Runs `pgwardenctl -c <node yaml> current-primary --json`. */
-function currentPrimary(world: PgWorld, name: string): { status: number | null; stdout: string; stderr: string } {
+/**
+ * Runs `pgwardenctl -c <node yaml> current-primary --json` without blocking this process: a
+ * writer running in the scenario keeps writing meanwhile (with etcd down the command waits for it).
+ */
+async function currentPrimary(world: PgWorld, name: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const node = world.cluster.node(world.resolveName(name));
-  const r = spawnSync(process.execPath, [CTL_BIN, '-c', node.configPath, 'current-primary', '--json'], { encoding: 'utf8', timeout: 30_000, cwd: world.cluster.dir });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  try {
+    const r = await execFileAsync(process.execPath, [CTL_BIN, '-c', node.configPath, 'current-primary', '--json'], { encoding: 'utf8', timeout: 30_000, cwd: world.cluster.dir });
+    return { status: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const failed = e as { code?: unknown; stdout?: string; stderr?: string };
+    if (typeof failed.code !== 'number') throw e;
+    return { status: failed.code, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
 }
 
-Then(/^pgwardenctl current-primary with the YAML of (postgres\d) prints (postgres\d) from (etcd|the state file)$/, function (this: PgWorld, name: string, leader: string, source: string) {
-  const r = currentPrimary(this, name);
+Then(/^pgwardenctl current-primary with the YAML of (postgres\d) prints (postgres\d) from (etcd|the state file)$/, async function (this: PgWorld, name: string, leader: string, source: string) {
+  const r = await currentPrimary(this, name);
   assert.equal(r.status, 0, `pgwardenctl current-primary exited ${String(r.status)}: ${r.stderr}`);
   const answer = JSON.parse(r.stdout) as Record<string, unknown>;
   const pgPort = this.cluster.node(leader).spec.pgPort;
@@ -262,8 +273,8 @@ Then(/^pgwardenctl current-primary with the YAML of (postgres\d) prints (postgre
   this.note(`current-primary (${source}): ${r.stdout.trim()}`);
 });
 
-Then('pgwardenctl current-primary with the YAML of {node} fails, naming etcd and the state file', function (this: PgWorld, name: string) {
-  const r = currentPrimary(this, name);
+Then('pgwardenctl current-primary with the YAML of {node} fails, naming etcd and the state file', async function (this: PgWorld, name: string) {
+  const r = await currentPrimary(this, name);
   assert.equal(r.status, 1, `expected exit 1, got ${String(r.status)}: ${r.stdout}${r.stderr}`);
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /^pgwardenctl: cannot read cluster "batman" from etcd .*; and the fallback failed: cannot read state file .*postgres1-state\.json/);

@@ -7,7 +7,7 @@
  */
 import type { ClusterSnapshot, FailoverRequest } from '../domain/cluster.js';
 import type { NodeView } from '../domain/node-view.js';
-import type { PeerStatus } from '../domain/peer.js';
+import type { FailsafeLeader, PeerStatus } from '../domain/peer.js';
 import { validateDynamic } from '../config/dynamic.js';
 import { mergePatch } from '../config/patch.js';
 import { errorText } from '../errors.js';
@@ -38,8 +38,8 @@ export interface OperatorPort {
   reinitialize(force: boolean): Promise<CommandResult>;
   /** Cut the HA loop's wait short (a change it should act on now). */
   wakeLoop(): void;
-  /** `POST /failsafe` accepted from the leader `name`. */
-  acceptFailsafe(name: string): void;
+  /** `POST /failsafe` accepted from this leader (URLs it did not send are empty). */
+  acceptFailsafe(leader: FailsafeLeader): void;
 }
 
 /** An answer: plain text, or a JSON document. */
@@ -269,6 +269,7 @@ export function acceptFailsafe(rawBody: unknown, c: OperatorContext): Answer {
   if (typeof name !== 'string' || name === '') return text(400, 'the body needs the leader\'s name');
   const pg = c.view.pg;
   if (pg !== null && pg.running && !pg.inRecovery) return text(500, 'Running as a leader');
-  c.port.acceptFailsafe(name);
+  const url = (key: string): string => (typeof body[key] === 'string' ? (body[key] as string) : '');
+  c.port.acceptFailsafe({ name, conn_url: url('conn_url'), api_url: url('api_url') });
   return text(200, 'Accepted');
 }

@@ -326,7 +326,7 @@ export async function runDaemon(configPath: string): Promise<number> {
     cancelScheduledRestart: () => loop.commands.cancelScheduledRestart(),
     reinitialize: (force) => loop.commands.reinitialize(force),
     wakeLoop: () => loop.wake(),
-    acceptFailsafe: (name) => loop.heardFromFailsafeLeader(name),
+    acceptFailsafe: (leader) => loop.heardFromFailsafeLeader(leader),
   };
   const api = buildServer({ view: () => loop.view(), clock: systemClock, auth, allowlist: () => allowlist, tls, requestReload: reload, operator, log });
   process.on('SIGHUP', () => {

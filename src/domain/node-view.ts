@@ -1,4 +1,5 @@
 import type { ClusterSnapshot, MemberRole, PgState, Tags } from './cluster.js';
+import type { FailsafeLeader } from './peer.js';
 import type { PgStatus } from './pg-status.js';
 
 /** The guards against a primary outliving its lease (`watchdog/guard.ts`), as reported. */
@@ -49,6 +50,12 @@ export interface NodeView {
   failsafeMode: boolean;
   /** This primary runs on its members' confirmations while etcd is unreachable. */
   failsafeActive: boolean;
+  /**
+   * The leader that runs without etcd on confirmed failsafe rounds, as far as this node knows:
+   * itself while `failsafeActive`, else the member whose `POST /failsafe` it accepted within ttl
+   * (as that request described it); null otherwise.
+   */
+  failsafeLeader: FailsafeLeader | null;
   ttlSeconds: number;
   loopWaitSeconds: number;
   /** Last known cluster leader WAL position (`status.optime`). */

@@ -1,7 +1,7 @@
 import type { ClusterSnapshot, Tags } from '../domain/cluster.js';
 import type { Clock } from '../domain/clock.js';
 import type { NodeView } from '../domain/node-view.js';
-import type { PeerApi } from '../domain/peer.js';
+import type { FailsafeLeader, PeerApi } from '../domain/peer.js';
 import type { PgStatus } from '../domain/pg-status.js';
 import type { Dcs } from '../dcs/port.js';
 import { errorText, isPgwardenError } from '../errors.js';
@@ -85,14 +85,14 @@ export class HaLoop {
    * mode the next cycle reads etcd again: an etcd that is back by then spares the demotion.
    */
   private dcsJustFailed: string | null = null;
-  private failsafeHeard: { name: string; at: number };
+  private failsafeHeard: { leader: FailsafeLeader; at: number };
   private currentView: NodeView;
   /** Operator restarts and reinitializations (REST API), started at the top of a cycle. */
   readonly commands: OperatorCommands;
 
   constructor(private readonly deps: LoopDeps) {
     const settings = deps.settingsFor(null);
-    this.failsafeHeard = { name: LEADER_BEFORE_START, at: deps.clock.now() };
+    this.failsafeHeard = { leader: { name: LEADER_BEFORE_START, conn_url: '', api_url: '' }, at: deps.clock.now() };
     this.ctx = {
       name: deps.self().name,
       dcs: deps.dcs,
@@ -255,7 +255,7 @@ export class HaLoop {
       finished,
       peers: null,
       failsafe: null,
-      failsafeLeader: { name: this.failsafeHeard.name, ageMs: clock.now() - this.failsafeHeard.at },
+      failsafeLeader: { name: this.failsafeHeard.leader.name, ageMs: clock.now() - this.failsafeHeard.at },
     };
     let decision = decide(observation, this.memory);
     const first = decision.actions[0];
@@ -389,6 +389,14 @@ export class HaLoop {
     this.currentView = this.buildView(reason);
   }
 
+  /** See `NodeView.failsafeLeader`. */
+  private failsafeLeader(): FailsafeLeader | null {
+    if (this.ctx.failsafeActive) return this.ctx.failsafeIdentity;
+    const heard = this.failsafeHeard;
+    const recent = heard.leader.name !== LEADER_BEFORE_START && this.deps.clock.now() - heard.at < this.ctx.settings.ttlMs;
+    return recent && this.ctx.settings.failsafeMode ? heard.leader : null;
+  }
+
   private buildView(reason: string): NodeView {
     const s = this.ctx.settings;
     const fresh = this.deps.clock.now() - this.lastClusterAt <= s.ttlMs;
@@ -408,6 +416,7 @@ export class HaLoop {
       paused: s.paused,
       failsafeMode: s.failsafeMode,
       failsafeActive: this.ctx.failsafeActive,
+      failsafeLeader: this.failsafeLeader(),
       ttlSeconds: s.ttlMs / 1000,
       loopWaitSeconds: s.loopWaitMs / 1000,
       clusterOptime: this.lastCluster?.optime ?? null,
@@ -419,11 +428,11 @@ export class HaLoop {
   }
 
   /**
-   * `POST /failsafe` from the leader `name` (etcd is unreachable for it): remembered for ttl, so
-   * this node does not race against a leader that is alive.
+   * `POST /failsafe` from `leader` (etcd is unreachable for it): remembered for ttl, so this node
+   * does not race against a leader that is alive.
    */
-  heardFromFailsafeLeader(name: string): void {
-    this.failsafeHeard = { name, at: this.deps.clock.now() };
+  heardFromFailsafeLeader(leader: FailsafeLeader): void {
+    this.failsafeHeard = { leader, at: this.deps.clock.now() };
   }
 
   /** For shutdown: is this node the leader with a running primary right now? */

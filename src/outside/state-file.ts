@@ -49,13 +49,19 @@ export const StateDocumentSchema = Type.Object({
   /** This node's role and PostgreSQL state, as in its member key. */
   role: Type.String(),
   state: Type.String(),
-  /** Holder of the leader key at the last successful etcd read, or null (none, or not read). */
+  /**
+   * Holder of the leader key at the last etcd read within ttl; while etcd has been unreachable
+   * longer, the leader running on confirmed failsafe rounds (`NodeView.failsafeLeader`); else null.
+   */
   leader: NullableString,
   /** Timeline of the local server, or null when unknown. */
   timeline: NullableNumber,
   /** Time of the last successful etcd read, or null when never read. */
   dcs_last_seen: NullableString,
-  /** Every member of the last etcd read, by name; empty while etcd is not readable. */
+  /**
+   * Every member of the last etcd read within ttl, by name; after that only the failsafe leader
+   * (as its `POST /failsafe` described it), or nothing.
+   */
   members: Type.Record(Type.String(), StateMemberSchema),
   last_decision: Type.Object({ reason: Type.String(), at: Type.String() }),
   /** Alerts in force (`alert-files.ts` names). */
@@ -83,6 +89,11 @@ export function buildStateDocument(view: NodeView, extras: StateExtras): StateDo
   const cluster = view.cluster;
   const lags = extras.lags ?? (cluster === null ? {} : memberLags(cluster));
   const members: Record<string, StateMember> = {};
+  // etcd unreadable for longer than ttl, but a failsafe leader runs: list it as it announced itself.
+  const failsafe = cluster === null ? view.failsafeLeader : null;
+  if (failsafe !== null && failsafe.conn_url !== '') {
+    members[failsafe.name] = { role: 'primary', state: 'running', conn_url: failsafe.conn_url, api_url: failsafe.api_url, xlog_location: null, lag_bytes: null, lag_seconds: null, tags: {} };
+  }
   for (const m of [...(cluster?.members ?? [])].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const lag = lags[m.name];
     members[m.name] = {
@@ -103,7 +114,7 @@ export function buildStateDocument(view: NodeView, extras: StateExtras): StateDo
     scope: view.scope,
     role: view.role,
     state: view.state,
-    leader: cluster?.leader?.name ?? null,
+    leader: cluster?.leader?.name ?? failsafe?.name ?? null,
     timeline: view.pg?.timeline ?? null,
     dcs_last_seen: view.dcsLastSeenEpoch > 0 ? iso(view.dcsLastSeenEpoch * 1000) : null,
     members,

@@ -69,7 +69,7 @@ export function leaderView(over: Partial<NodeView> = {}): NodeView {
     name: 'n1', scope: 'batman', version: '0.1.0', state: 'running', role: 'primary',
     pg: primaryPg(), cluster: cluster(), dcsLastSeenEpoch: 1_795_348_268,
     leaderUntil: NOW + 20_000, lastCycleAt: NOW - 1_000, reason: 'no action: I am the leader with the lock',
-    tags: {}, paused: false, failsafeMode: false, failsafeActive: false, ttlSeconds: 30, loopWaitSeconds: 10, clusterOptime: 67_108_864,
+    tags: {}, paused: false, failsafeMode: false, failsafeActive: false, failsafeLeader: null, ttlSeconds: 30, loopWaitSeconds: 10, clusterOptime: 67_108_864,
     pendingRestart: false, scheduledRestart: null, action: null, watchdog: null,
     ...over,
   };

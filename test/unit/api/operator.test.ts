@@ -5,7 +5,7 @@ import type { OperatorPort } from '../../../src/api/operator.js';
 import { buildServer } from '../../../src/api/server.js';
 import type { ClusterSnapshot, FailoverRequest } from '../../../src/domain/cluster.js';
 import type { NodeView } from '../../../src/domain/node-view.js';
-import type { PeerStatus } from '../../../src/domain/peer.js';
+import type { FailsafeLeader, PeerStatus } from '../../../src/domain/peer.js';
 import type { CommandResult, RestartFilters, ScheduledRestart } from '../../../src/loop/commands.js';
 import { WALL, cluster, fixedClock, leaderView, replicaView } from './fixtures.js';
 
@@ -60,9 +60,9 @@ class FakePort implements OperatorPort {
   wakeLoop(): void {
     this.wakes++;
   }
-  failsafeFrom: string[] = [];
-  acceptFailsafe(name: string): void {
-    this.failsafeFrom.push(name);
+  failsafeFrom: FailsafeLeader[] = [];
+  acceptFailsafe(leader: FailsafeLeader): void {
+    this.failsafeFrom.push(leader);
   }
   /** Every call that could change state. */
   get writes(): number {
@@ -364,7 +364,9 @@ describe('POST /failsafe', () => {
     const port = new FakePort();
     const res = await call(port, 'POST', '/failsafe', body, { ...replicaView(), failsafeMode: true });
     assert.deepEqual([res.statusCode, res.body], [200, 'Accepted']);
-    assert.deepEqual(port.failsafeFrom, ['n1']);
+    assert.deepEqual(port.failsafeFrom, [{ name: 'n1', conn_url: body.conn_url, api_url: body.api_url }]);
+    await call(port, 'POST', '/failsafe', { name: 'n3', conn_url: 7 }, { ...replicaView(), failsafeMode: true });
+    assert.deepEqual(port.failsafeFrom[1], { name: 'n3', conn_url: '', api_url: '' }, 'a URL that is not a string is left empty');
   });
 
   it('refuses when failsafe mode is off (502), on a running primary (500), and a body without a name (400)', async () => {

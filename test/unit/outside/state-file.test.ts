@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { buildStateDocument, readStateFile, StateFileError, StateFileWriter, type StateDocument } from '../../../src/outside/state-file.js';
+import { primaryFromStateFile } from '../../../src/ctl/current-primary.js';
 import { cluster, leaderView, member, replicaView, WALL } from '../api/fixtures.js';
 import { recordingLogger, tempDir, visible } from './helpers.js';
 
@@ -51,6 +52,17 @@ describe('buildStateDocument', () => {
   it('says what it does not know while etcd cannot be read: no leader, no members', () => {
     const d = buildStateDocument(replicaView({ cluster: null, dcsLastSeenEpoch: 0, pg: null }), { nowMs: WALL });
     assert.deepEqual([d.leader, d.members, d.timeline, d.dcs_last_seen, d.alerts], [null, {}, null, null, []]);
+  });
+
+  it('names the failsafe leader and its address during an etcd outage longer than ttl', () => {
+    const n1 = { name: 'n1', conn_url: 'postgres://127.0.0.1:5440/postgres', api_url: 'http://127.0.0.1:8001/patroni' };
+    const d = buildStateDocument(replicaView({ cluster: null, failsafeLeader: n1 }), { nowMs: WALL });
+    assert.equal(d.leader, 'n1');
+    assert.deepEqual(Object.keys(d.members), ['n1']);
+    assert.deepEqual([d.members['n1']?.role, d.members['n1']?.conn_url, d.members['n1']?.api_url], ['primary', n1.conn_url, n1.api_url]);
+    assert.equal(primaryFromStateFile(d, '/s.json').port, 5440);
+    const withoutUrl = buildStateDocument(replicaView({ cluster: null, failsafeLeader: { ...n1, conn_url: '' } }), { nowMs: WALL });
+    assert.deepEqual([withoutUrl.leader, withoutUrl.members], ['n1', {}]);
   });
 });
 
