@@ -23,12 +23,18 @@ Feature: Observer and current-primary
     Then the observer clears multiple_primary_warning within 15 seconds
     And the observer's log names both primaries at ERROR and has no unexpected error
 
-  Scenario: The observer writes nothing to etcd
+  Scenario: The observer writes nothing to etcd, and SIGHUP re-reads its YAML (a broken one is refused)
     Given etcd is running
     And etcd holds a cluster batman whose members do not answer
     When I remember the etcd revision
     And an observer watches the cluster
     Then the observer has finished 3 rounds within 20 seconds
+    And the etcd revision is unchanged and etcd holds no lease
+    When I add scope robin to the observer's YAML and send it SIGHUP
+    Then the observer lists the scopes batman and robin within 10 seconds
+    When I break the observer's YAML and send it SIGHUP
+    Then the observer's log says the reload was refused within 10 seconds
+    And the observer lists the scopes batman and robin within 1 seconds
     And the etcd revision is unchanged and etcd holds no lease
 
   Scenario: pgwardenctl current-primary answers from etcd, and from the state file while etcd is down

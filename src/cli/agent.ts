@@ -90,7 +90,8 @@ Examples:
   pgwarden observe --validate-config observe.yml
   curl -s 'http://127.0.0.1:8090/cluster?scope=batman' | jq .observer
 
-Signals: SIGTERM/SIGINT stop the observer.`;
+Signals: SIGTERM/SIGINT stop the observer; SIGHUP re-reads the file (restapi and log apply at
+the next start; a file with errors is refused and the running configuration kept).`;
 
 function validate(file: string): number {
   try {

@@ -1,7 +1,7 @@
 /**
  * `pgwarden observe FILE.yml`: loads the observer YAML, opens one read-only etcd reader per
  * scope, observes every scope (`scope-observer.ts`) and serves the results on `restapi.listen`
- * until SIGTERM/SIGINT.
+ * until SIGTERM/SIGINT; SIGHUP re-reads the file (`runObserve`).
  *
  * The observer never changes anything: etcd is reached only through `etcd-reader.ts` (no write
  * method exists there), PostgreSQL only in read-only transactions and members' REST APIs only
@@ -64,19 +64,23 @@ function alertDir(config: ObserverConfig, scope: string): string | undefined {
   return dir;
 }
 
-/** Runs the observer until a stop signal; resolves the process exit code. */
-export async function runObserve(path: string): Promise<number> {
-  const { config, warnings } = loadObserverFile(path);
-  const log = createLogger(parseLogLevel(config.log.level));
-  for (const w of warnings) log.warn(`${path}: ${w}`);
+/** What one configuration of the observer runs: a reader and an observer per scope. */
+interface Watching {
+  config: ObserverConfig;
+  readers: ClusterReader[];
+  observers: ScopeObserver[];
+}
 
-  const scopes = watchedScopes(config);
+/**
+ * Opens a reader and builds an observer for every scope of `config` (not started yet).
+ * @throws when a reader or an alert directory cannot be set up; what was opened is closed.
+ */
+async function watchScopes(config: ObserverConfig, http: HttpClient, log: Logger): Promise<Watching> {
   const readers: ClusterReader[] = [];
-  const http = new HttpClient({ auth: null });
-  const settings = probeSettings(config);
   const observers: ScopeObserver[] = [];
+  const settings = probeSettings(config);
   try {
-    for (const scope of scopes) {
+    for (const scope of watchedScopes(config)) {
       const reader = connectReader(config, scope, log);
       readers.push(reader);
       observers.push(
@@ -92,38 +96,93 @@ export async function runObserve(path: string): Promise<number> {
       );
     }
   } catch (e) {
+    await closeReaders(readers);
+    throw e;
+  }
+  return { config, readers, observers };
+}
+
+async function stopWatching(w: Watching): Promise<void> {
+  await Promise.all(w.observers.map((o) => o.stop()));
+  await closeReaders(w.readers);
+}
+
+function describeWatching(c: ObserverConfig): string {
+  return (
+    `watching ${watchedScopes(c).join(', ')} in etcd ${etcdEndpoints(c).join(', ')} (namespace ${c.namespace}), every ${c.poll_interval} s; ` +
+    `alert files ${c.alert_file_dir === undefined ? 'off' : `in ${c.alert_file_dir}/<scope>/`}`
+  );
+}
+
+/**
+ * Runs the observer until a stop signal; resolves the process exit code. SIGHUP re-reads the file
+ * and, when it is valid, swaps in new readers and observers (scopes, etcd, probing, limits, alert
+ * files); `restapi` and `log` take effect only at the next start, which the log says.
+ */
+export async function runObserve(path: string): Promise<number> {
+  const { config, warnings } = loadObserverFile(path);
+  const log = createLogger(parseLogLevel(config.log.level));
+  for (const w of warnings) log.warn(`${path}: ${w}`);
+
+  const http = new HttpClient({ auth: null });
+  let current: Watching;
+  try {
+    current = await watchScopes(config, http, log);
+  } catch (e) {
     log.critical(`${path}: ${errorText(e)}`);
-    await closeAll(readers, http);
+    http.close();
     return 1;
   }
 
-  const app = buildObserverServer({ states: () => observers.map((o) => o.state()), auth: config.restapi.authentication ?? null, now: Date.now });
+  const app = buildObserverServer({ states: () => current.observers.map((o) => o.state()), auth: config.restapi.authentication ?? null, now: Date.now });
   const { host, port } = parseHostPort(config.restapi.listen);
   try {
     await app.listen({ host, port });
   } catch (e) {
     log.critical(`${path}: restapi.listen ${config.restapi.listen}: cannot listen: ${errorText(e)}`);
-    await closeAll(readers, http);
+    await stopWatching(current);
+    http.close();
     return 1;
   }
+
+  /** One reload at a time; a SIGHUP during one runs another after it. */
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = async (): Promise<void> => {
+    let next: Watching;
+    try {
+      const loaded = loadObserverFile(path);
+      for (const w of loaded.warnings) log.warn(`${path}: ${w}`);
+      next = await watchScopes(loaded.config, http, log);
+    } catch (e) {
+      log.error(`reload of ${path} refused, keeping the running configuration: ${errorText(e)}`);
+      return;
+    }
+    const unapplied = (['restapi', 'log'] as const).filter((k) => JSON.stringify(next.config[k]) !== JSON.stringify(config[k]));
+    if (unapplied.length > 0) log.warn(`${unapplied.join(' and ')} changed in ${path}: read at start only, restart pgwarden observe to apply`);
+    const old = current;
+    current = next;
+    await stopWatching(old);
+    for (const o of current.observers) o.start();
+    log.info(`reloaded ${path}: ${describeWatching(current.config)}`);
+  };
 
   let wake: (signal: string) => void = () => undefined;
   const stopRequested = new Promise<string>((resolve) => (wake = resolve));
   process.on('SIGTERM', () => wake('SIGTERM'));
   process.on('SIGINT', () => wake('SIGINT'));
-  process.on('SIGHUP', () => log.warn(`received SIGHUP: pgwarden observe does not re-read ${path}; restart it to apply changes`));
+  process.on('SIGHUP', () => {
+    log.info(`received SIGHUP: re-reading ${path}`);
+    reloading = reloading.then(reload);
+  });
 
-  log.info(
-    `pgwarden ${VERSION} observe: watching ${scopes.join(', ')} in etcd ${etcdEndpoints(config).join(', ')} (namespace ${config.namespace}), ` +
-      `every ${config.poll_interval} s; REST API on ${config.restapi.listen}; ` +
-      `alert files ${config.alert_file_dir === undefined ? 'off' : `in ${config.alert_file_dir}/<scope>/`}. Read-only: it changes nothing in etcd or PostgreSQL`,
-  );
-  for (const o of observers) o.start();
+  log.info(`pgwarden ${VERSION} observe: ${describeWatching(config)}; REST API on ${config.restapi.listen}. Read-only: it changes nothing in etcd or PostgreSQL`);
+  for (const o of current.observers) o.start();
   const signal = await stopRequested;
   log.info(`received ${signal}: stopping`);
-  await Promise.all(observers.map((o) => o.stop()));
+  await reloading;
+  await stopWatching(current);
   await app.close();
-  await closeAll(readers, http);
+  http.close();
   log.info('pgwarden observe stopped');
   return 0;
 }
@@ -139,7 +198,6 @@ function scopedLogger(log: Logger, scope: string): Logger {
   };
 }
 
-async function closeAll(readers: readonly ClusterReader[], http: HttpClient): Promise<void> {
-  http.close();
+async function closeReaders(readers: readonly ClusterReader[]): Promise<void> {
   await Promise.all(readers.map((r) => r.close().catch(() => undefined)));
 }
