@@ -39,13 +39,14 @@ describe('clearStaleLock', () => {
   });
 
   it('removes the socket lock of a zombie postmaster (killed, not yet reaped)', async () => {
-    // A shell starts a child that exits at once, then execs `sleep`, which never reaps it: the
-    // child stays a zombie, as a SIGKILLed postmaster does until init gets round to it.
-    const parent = spawn('sh', ['-c', 'sh -c "exit 0" & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // A shell starts a child that exits shortly after, then execs `sleep`, which never reaps it:
+    // the child stays a zombie, as a SIGKILLed postmaster does until init gets round to it. (A
+    // child that exited at once could be reaped by the shell before its exec, on a busy machine.)
+    const parent = spawn('sh', ['-c', 'sh -c "sleep 0.3; exit 0" & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
     const pid = Number(await new Promise<string>((r) => parent.stdout.once('data', (d: Buffer) => r(d.toString().trim()))));
     try {
       let state = '';
-      for (let i = 0; i < 100 && state !== 'Z'; i++) {
+      for (let i = 0; i < 300 && state !== 'Z'; i++) {
         const st = spawnSync('cat', [`/proc/${pid}/stat`]).stdout.toString();
         state = st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
         if (state !== 'Z') await new Promise((r) => setTimeout(r, 10));
