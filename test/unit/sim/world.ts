@@ -111,9 +111,13 @@ const NAMES = ['n1', 'n2', 'n3'];
  * `decide` after peer probes, publishing the member key except after a failed action, `again`
  * cycles after 500 ms, watch wake-ups on leader-key changes, wake-ups when a background task
  * succeeds but not when it fails); the executors' lease arithmetic and stop budget; the lease
- * fence (armed after every confirmed renewal or acquire, fires 1.5 s before the lease deadline or
- * at once when etcd refuses a renewal, stops PostgreSQL immediately and wakes the loop; disarmed on
- * release and when a cluster read shows another or no leader; frozen and killed with its agent);
+ * fence (armed after every confirmed renewal or acquire, fires at the larger of the loop fence's
+ * and the companion fencer's margin before the lease deadline or at once when etcd refuses a
+ * renewal, stops PostgreSQL immediately and wakes the loop; disarmed on release and when a
+ * cluster read shows another or no leader; frozen and killed with its agent, except that when a
+ * kill takes the agent alone its companion fencer lives on and fast-stops the server at the last
+ * deadline it was given); an agent killed alone restarting beside its running server, with a new
+ * adapter that adopts the `synchronous_standby_names` override left in `pgwarden.conf`;
  * peers answering from their last published view; PostgreSQL servers that start, stop and promote
  * on their own schedule, whose probe reports an upstream only while the WAL receiver really
  * streams (source running and reachable, history compatible), as `pg_stat_wal_receiver` does.
