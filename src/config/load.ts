@@ -203,18 +203,24 @@ function stringValues(o: Record<string, unknown>): Record<string, string> {
 }
 
 /**
+ * The top level of a YAML document (node, watch or observer file) must be a mapping.
+ * @throws ConfigError naming `source`: an empty file says which sections (`expected`) it needs.
+ */
+export function requireMapping(doc: unknown, source: string, expected: string): asserts doc is Record<string, unknown> {
+  if (doc === undefined || doc === null) throw new ConfigError(source, [`the file is empty: expected a mapping with ${expected}`]);
+  if (!isPlainObject(doc)) {
+    const got = Array.isArray(doc) ? 'a list' : `a ${typeof doc}`;
+    throw new ConfigError(source, [`(top level): must be a mapping of settings (key: value), got ${got}`]);
+  }
+}
+
+/**
  * Validates an already parsed document (a YAML file's content or `PATRONI_CONFIGURATION`).
  * `source` names it in errors. Mutates `doc` (env overrides, normalisation, defaults).
  * @throws ConfigError listing every problem.
  */
 export function loadConfigDocument(doc: unknown, source: string, options: LoadOptions = {}): LoadResult {
-  if (doc === undefined || doc === null) {
-    throw new ConfigError(source, ['the file is empty: expected a mapping with scope, name, restapi, etcd3 and postgresql']);
-  }
-  if (!isPlainObject(doc)) {
-    const got = Array.isArray(doc) ? 'a list' : `a ${typeof doc}`;
-    throw new ConfigError(source, [`(top level): must be a mapping of settings (key: value), got ${got}`]);
-  }
+  requireMapping(doc, source, 'scope, name, restapi, etcd3 and postgresql');
   applyEnvOverrides(doc, options.env ?? process.env);
   normalise(doc);
   const custom = customMethodSections(doc);

@@ -14,7 +14,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import { sortProblems, validate } from '../config/ajv.js';
 import { collectAnnotations, deepFreeze, dropEmptySections, isPlainObject } from '../config/annotations.js';
-import { etcd3Problems, normaliseSharedSections, parseYaml, readConfigText } from '../config/load.js';
+import { etcd3Problems, normaliseSharedSections, parseYaml, readConfigText, requireMapping } from '../config/load.js';
 import { Etcd3Schema, LogSchema, PostgresqlSchema, RestApiSchema } from '../config/schema.js';
 import { ConfigError, errorText } from '../errors.js';
 import { HeartbeatTableSchema, OutsideViewProperties } from '../outside/config.js';
@@ -120,13 +120,7 @@ function crossFieldProblems(doc: Record<string, unknown>): string[] {
  * @throws ConfigError listing every problem.
  */
 export function loadObserverDocument(doc: unknown, source: string): ObserverLoadResult {
-  if (doc === undefined || doc === null) {
-    throw new ConfigError(source, ['the file is empty: expected a mapping with etcd3, scope (or scopes), restapi and postgresql']);
-  }
-  if (!isPlainObject(doc)) {
-    const got = Array.isArray(doc) ? 'a list' : `a ${typeof doc}`;
-    throw new ConfigError(source, [`(top level): must be a mapping of settings (key: value), got ${got}`]);
-  }
+  requireMapping(doc, source, 'etcd3, scope (or scopes), restapi and postgresql');
   normaliseSharedSections(doc);
   dropEmptySections(ObserverConfigSchema, doc);
   const annotations = collectAnnotations(ObserverConfigSchema, doc);

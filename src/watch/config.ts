@@ -12,7 +12,7 @@ import { delimiter, join } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { sortProblems, validate } from '../config/ajv.js';
 import { collectAnnotations, deepFreeze, dropEmptySections, isPlainObject } from '../config/annotations.js';
-import { etcd3Problems, normaliseSharedSections, parseYaml, readConfigText } from '../config/load.js';
+import { etcd3Problems, normaliseSharedSections, parseYaml, readConfigText, requireMapping } from '../config/load.js';
 import { Etcd3Schema, LogSchema } from '../config/schema.js';
 import { ConfigError, errorText } from '../errors.js';
 import { CallbackTimeoutSchema } from '../events/config.js';
@@ -166,13 +166,7 @@ export interface WatchLoadOptions {
  * @throws ConfigError listing every problem.
  */
 export function loadWatchDocument(doc: unknown, source: string, options: WatchLoadOptions = {}): WatchLoadResult {
-  if (doc === undefined || doc === null) {
-    throw new ConfigError(source, ['the file is empty: expected a mapping with etcd3, scope (or scopes) and plugins']);
-  }
-  if (!isPlainObject(doc)) {
-    const got = Array.isArray(doc) ? 'a list' : `a ${typeof doc}`;
-    throw new ConfigError(source, [`(top level): must be a mapping of settings (key: value), got ${got}`]);
-  }
+  requireMapping(doc, source, 'etcd3, scope (or scopes) and plugins');
   // Same leniency as a node's YAML, so its etcd3 and log sections can be copied as they are.
   normaliseSharedSections(doc);
   dropEmptySections(WatchConfigSchema, doc);

@@ -1,24 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { load, minimalWith, problemsOf } from './helpers.js';
-
-const PG_WITH = (extra: string) =>
-  [
-    'postgresql:',
-    '  listen: 127.0.0.1:5432',
-    '  connect_address: 127.0.0.1:5432',
-    '  data_dir: data/node1',
-    '  authentication:',
-    '    superuser: {username: postgres}',
-    '    replication: {username: replicator, password: rep-pass}',
-    extra,
-  ].join('\n');
+import { load, minimalWith, postgresqlWith, problemsOf } from './helpers.js';
 
 describe('events and outside views in the node YAML', () => {
   it('accepts callbacks, triggers and the outside-view keys, with their defaults', () => {
     const { config, warnings } = load(
       minimalWith({
-        postgresql: PG_WITH('  callbacks: {on_role_change: /usr/local/bin/cb.sh, on_start: "/bin/logger -t pg"}'),
+        postgresql: postgresqlWith('  callbacks: {on_role_change: /usr/local/bin/cb.sh, on_start: "/bin/logger -t pg"}'),
         triggers: 'triggers: {replica_down: /t.sh, replica_down_lag_bytes: 1000, replica_up_lag_bytes: 100}',
         alert_file_dir: 'alert_file_dir: /var/lib/pgwarden/alerts',
         statsd: 'statsd: {port: 8125}',
@@ -36,7 +24,7 @@ describe('events and outside views in the node YAML', () => {
   it('names the key of every command that cannot be split and of inverted lag limits', () => {
     const problems = problemsOf(
       minimalWith({
-        postgresql: PG_WITH("  callbacks: {on_stop: \"/bin/cb 'unclosed\"}\n  callback_timeout: 0"),
+        postgresql: postgresqlWith("  callbacks: {on_stop: \"/bin/cb 'unclosed\"}\n  callback_timeout: 0"),
         triggers: 'triggers: {leader_up: "\\"x", replica_down_lag_seconds: 5, replica_up_lag_seconds: 5}',
         failover_command: "failover_command: \"page 'me\"",
       }),
@@ -51,6 +39,6 @@ describe('events and outside views in the node YAML', () => {
   });
 
   it('refuses an unknown callback action (misspelt keys are errors)', () => {
-    assert.match(problemsOf(minimalWith({ postgresql: PG_WITH('  callbacks: {on_promote: /x}') })).join('\n'), /postgresql\.callbacks.*on_promote/);
+    assert.match(problemsOf(minimalWith({ postgresql: postgresqlWith('  callbacks: {on_promote: /x}') })).join('\n'), /postgresql\.callbacks.*on_promote/);
   });
 });

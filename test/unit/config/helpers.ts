@@ -59,6 +59,11 @@ const SECTIONS: Readonly<Record<string, string>> = {
   ].join('\n'),
 };
 
+/** The minimal `postgresql` section with `extra` lines (indented by the caller) added to it. */
+export function postgresqlWith(extra: string): string {
+  return `${SECTIONS['postgresql']!}\n${extra}`;
+}
+
 /**
  * A minimal valid file with some top-level sections replaced (value = the section's YAML text,
  * starting with its key), added (new keys), or removed (null).
